@@ -1,0 +1,29 @@
+"""locograd: backpropagation made real and fast.
+
+A NumPy deep-learning framework with PyTorch's names: ``Tensor`` with reverse-mode autodiff,
+``nn``, ``optim``, ``data``, second-order optimisers and LocoProp.
+
+Example:
+    >>> import locograd as lg
+    >>> x = lg.tensor([1.0, 2.0], requires_grad=True)
+    >>> (x ** 2).sum().backward()
+    >>> x.grad.tolist()
+    [2.0, 4.0]
+"""
+from . import autograd
+from .autograd import (Function, backward, enable_grad, grad, inference_mode, is_grad_enabled,
+                       no_grad, set_grad_enabled)
+from .backend import (Generator, as_dtype, bool_, default_generator, float16, float32, float64,
+                      get_default_dtype, initial_seed, int8, int16, int32, int64, manual_seed,
+                      promote_types, seed, set_default_dtype, uint8)
+from .tensor import Tensor
+from .factory import *  # noqa: F401,F403
+from .ops import *  # noqa: F401,F403
+
+__version__ = "0.1.0"
+
+float = float32  # noqa: A001  (torch.float is float32)
+double = float64
+long = int64
+half = float16
+bool = bool_  # noqa: A001

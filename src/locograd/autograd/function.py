@@ -1,0 +1,410 @@
+"""``Function``: a node of the computational graph, and the base of every differentiable op.
+
+Define an op by subclassing ``Function`` with two static methods, exactly as in PyTorch:
+
+    class Exp(Function):
+        @staticmethod
+        def forward(ctx, x):              # x: a Tensor (or any non-tensor argument, as given)
+            y = np.exp(x.data)
+            ctx.save_for_backward(y)      # saving an output is fine: no reference cycle
+            return y                      # an ndarray or a Tensor (or a tuple of them)
+
+        @staticmethod
+        def backward(ctx, grad_output):   # Tensors in, Tensors out: one per forward argument
+            (y,) = ctx.saved_tensors
+            return grad_output * y
+
+    exp = Exp.apply
+
+``forward`` runs with grad mode off and may work on the raw arrays (``x.data``). ``backward``
+is written with locograd tensor operations, so when the engine runs it with
+``create_graph=True`` it is itself recorded and higher-order gradients come for free.
+
+The instance of the ``Function`` subclass *is* the graph node (PyTorch's ``ctx``): attributes set
+on ``ctx`` in ``forward`` are available in ``backward``.
+
+A fast path, for the ops on every model's hot path: a ``Function`` may also define
+``backward_np(ctx, *grad_arrays)``, the same rule transcribed to NumPy arrays (reading
+``ctx.saved_arrays``). The engine uses it whenever the backward pass is not itself recorded,
+which saves a tensor and a graph check per intermediate gradient. ``backward`` remains the
+definition (used for ``create_graph=True``), and the op tests gradcheck both paths.
+"""
+from __future__ import annotations
+
+import itertools
+import traceback
+
+import numpy as np
+
+from . import tensor_base as _tensor_base
+from .grad_mode import anomaly_state as _anomaly
+from .grad_mode import state as _state
+from .tensor_base import RemovableHandle, TensorBase, new_tensor
+
+__all__ = ["Function", "FunctionCtx", "once_differentiable"]
+
+_ndarray = np.ndarray
+_new = object.__new__
+_next_seq = itertools.count().__next__
+# ``needs_input_grad`` of an unrecorded call with n arguments (shared, never built per call).
+_NO_GRADS = tuple((False,) * n for n in range(16))
+#: ``_saved`` of a node whose saved tensors were freed by a backward pass.
+RELEASED = ("<released>",)
+
+
+class Function:
+    """Base class of graph nodes; subclass it with static ``forward`` and ``backward``.
+
+    Attributes of a node, used by the engine (read-only for users):
+        needs_input_grad: one bool per forward argument.
+        next_functions: one edge per forward argument: ``(node or leaf tensor, output_nr,
+            shape, dtype)`` of the input, or None when it needs no gradient.
+    """
+
+    __slots__ = ("_next", "_saved", "needs_input_grad", "_seq", "__dict__", "__weakref__")
+    # _saved: checked saved entries (see ``_saved_entries``), or RELEASED after backward;
+    # _seq: creation order: a node's consumers are always created after it, so the engine runs
+    # nodes in decreasing _seq and needs no dependency count.
+    # Rarely set fields are class-level defaults (set per node only when used):
+    _out_meta = None  # None for a single output, else a (shape, dtype) per output
+    _hooks_ = None    # tensor hooks, pre- and post-hooks of this node
+    _trace = None     # where the node was created (anomaly mode)
+
+    #: Human-readable name of the op, used in graph pictures and error messages.
+    label = "Function"
+    #: Optional NumPy transcription of ``backward`` (see the module docstring).
+    backward_np = None
+    # Library ops compute their forward on arrays and need no grad-mode switch around it.
+    _forward_records = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "label" not in cls.__dict__:
+            cls.label = cls.__name__
+        cls._forward_records = not cls.__module__.startswith("locograd.")
+
+    # ------------------------------------------------------------------ user-facing ctx API
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError("subclasses of Function must implement a static forward()")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("subclasses of Function must implement a static backward()")
+
+    def save_for_backward(self, *tensors) -> None:
+        """Save tensors (inputs, outputs or intermediate arrays) for ``backward``.
+
+        Inputs are checked against in-place modification when they are used; outputs are stored
+        without creating a reference cycle; intermediate ndarrays are saved as constants.
+        """
+        self._saved = tensors  # raw; ``apply`` turns it into checked entries after forward
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The tensors given to ``save_for_backward``, checked for in-place modification."""
+        out = []
+        for i, entry in enumerate(self._saved_or_raise()):
+            if type(entry) is tuple:
+                if len(entry) == 2:  # an input tensor and its version when saved
+                    t, v0 = entry
+                    if t._version[0] != v0:
+                        raise RuntimeError(_inplace_message(self, i, t.data, v0, t._version[0]))
+                    out.append(t)
+                else:  # an output, rebuilt on demand: node -> array, never node -> tensor
+                    arr, vlist, v0, k = entry
+                    if vlist[0] != v0:
+                        raise RuntimeError(_inplace_message(self, i, arr, v0, vlist[0], True))
+                    out.append(new_tensor(arr, True, self, k))
+            elif entry is None:
+                out.append(None)
+            else:  # an intermediate array or number: a constant
+                out.append(new_tensor(entry if type(entry) is _ndarray else np.asarray(entry)))
+        return tuple(out)
+
+    @property
+    def saved_arrays(self) -> list:
+        """The saved tensors' arrays (checked like ``saved_tensors``), for ``backward_np``."""
+        out = []
+        for i, entry in enumerate(self._saved_or_raise()):
+            if type(entry) is tuple:
+                if len(entry) == 2:
+                    t, v0 = entry
+                    if t._version[0] != v0:
+                        raise RuntimeError(_inplace_message(self, i, t.data, v0, t._version[0]))
+                    out.append(t.data)
+                else:
+                    arr, vlist, v0, _ = entry
+                    if vlist[0] != v0:
+                        raise RuntimeError(_inplace_message(self, i, arr, v0, vlist[0], True))
+                    out.append(arr)
+            else:
+                out.append(entry)
+        return out
+
+    def _saved_or_raise(self) -> tuple:
+        saved = self._saved
+        if saved is None or saved is RELEASED:
+            if saved is RELEASED:
+                raise RuntimeError(
+                    f"{self.label}: trying to backward through the graph a second time (or to "
+                    f"read saved tensors after they were freed). The saved tensors are freed "
+                    f"when backward() runs; pass retain_graph=True to the first backward() or "
+                    f"autograd.grad() call if you need to backward through the graph again.")
+            return ()
+        return saved
+
+    def mark_non_differentiable(self, *outputs) -> None:
+        """Mark outputs (integer indices, masks) that carry no gradient."""
+        self.__dict__["_non_diff"] = outputs
+
+    def mark_dirty(self, *tensors) -> None:
+        """Accepted for PyTorch compatibility: locograd's in-place ops track versions themselves."""
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """When True (default), missing output gradients reach ``backward`` as zeros, not None."""
+        self.__dict__["_materialize"] = bool(value)
+
+    @property
+    def next_functions(self) -> tuple:
+        return tuple(None if e is None else (e[0], e[1]) for e in self._next)
+
+    def name(self) -> str:
+        return self.label
+
+    def __repr__(self):
+        return f"<{self.label}Backward>"
+
+    # ------------------------------------------------------------------ hooks on the node
+    def _tensor_pre_hooks(self, output_nr: int) -> list:
+        if self._hooks_ is None:
+            self._hooks_ = {}
+        return self._hooks_.setdefault(("tensor", output_nr), [])
+
+    def register_prehook(self, hook):
+        """``hook(grad_outputs) -> None | new grad_outputs``, run before this node's backward."""
+        if self._hooks_ is None:
+            self._hooks_ = {}
+        hooks = self._hooks_.setdefault("pre", [])
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    def register_hook(self, hook):
+        """``hook(grad_inputs, grad_outputs) -> None | new grad_inputs``, run after backward."""
+        if self._hooks_ is None:
+            self._hooks_ = {}
+        hooks = self._hooks_.setdefault("post", [])
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    # ------------------------------------------------------------------ apply
+    @classmethod
+    def apply(cls, *args):
+        """Run ``forward`` and, if any input requires grad, record this node in the graph.
+
+        This is the hot path of every operation. It is deliberately written out in one function
+        (no helper calls, no comprehensions, which cost a frame each in CPython) and allocates
+        only the node, its edges and the output tensor.
+        """
+        ctx = _new(cls)
+        record = False
+        if _state.enabled:
+            for a in args:
+                if isinstance(a, TensorBase) and a.requires_grad:
+                    record = True
+                    break
+        if not record:
+            n = len(args)
+            ctx.needs_input_grad = _NO_GRADS[n] if n < 16 else (False,) * n
+            raw = cls.forward(ctx, *args)
+            if type(raw) is _ndarray:
+                t = _new(_tensor_base._TENSOR_CLASS)
+                t.data = raw
+                t.requires_grad = False
+                t.grad = None
+                t.grad_fn = None
+                t._output_nr = 0
+                t._version = [0]
+                t._hooks = None
+                t._is_view = False
+                return t
+            if type(raw) is not tuple:
+                return new_tensor(_as_array(raw, cls))
+            return tuple(new_tensor(_as_array(r, cls)) if r is not None else None for r in raw)
+
+        # Recording. Edges to the producers of the inputs, with the shape and dtype that their
+        # gradient must have: (node or leaf tensor, output_nr, shape, dtype), or None.
+        needs = []
+        edges = []
+        for a in args:
+            if isinstance(a, TensorBase) and a.requires_grad:
+                needs.append(True)
+                d = a.data
+                edges.append((a.grad_fn or a, a._output_nr, d.shape, d.dtype))
+            else:
+                needs.append(False)
+                edges.append(None)
+        ctx.needs_input_grad = tuple(needs)
+        ctx._saved = None
+        if cls._forward_records:  # a user's forward may use tensor ops: run it unrecorded
+            _state.enabled = False
+            try:
+                raw = cls.forward(ctx, *args)
+            finally:
+                _state.enabled = True
+        else:
+            raw = cls.forward(ctx, *args)
+        ctx._next = tuple(edges)
+        ctx._seq = _next_seq()
+        if _anomaly.enabled:
+            ctx._trace = traceback.extract_stack()[:-1]
+
+        if type(raw) is not _ndarray:
+            return _record_other(cls, ctx, raw)
+        if raw.dtype.kind not in "fc":
+            return new_tensor(raw)
+        t = _new(_tensor_base._TENSOR_CLASS)
+        t.data = raw
+        t.requires_grad = True
+        t.grad = None
+        t.grad_fn = ctx
+        t._output_nr = 0
+        vl = t._version = [0]
+        t._hooks = None
+        t._is_view = False
+        saved = ctx._saved
+        if saved is not None:
+            entries = []
+            for obj in saved:
+                if obj is raw:  # the output: kept as its array, never as the tensor (no cycle)
+                    entries.append((raw, vl, 0, 0))
+                elif isinstance(obj, TensorBase):
+                    entries.append((obj, obj._version[0]))
+                else:  # None, or an intermediate array (a constant)
+                    entries.append(obj)
+            ctx._saved = tuple(entries)
+        return t
+
+
+FunctionCtx = Function
+
+
+def _record_other(cls, ctx, raw):
+    """The end of ``apply`` for a forward that returned a tuple, a tensor or a scalar."""
+    if type(raw) is tuple:
+        arrays = tuple(_as_array(r, cls) if r is not None else None for r in raw)
+        non_diff = [_as_array(n, cls) for n in ctx.__dict__.get("_non_diff", ())]
+        outs = []
+        for i, arr in enumerate(arrays):
+            if arr is None:
+                outs.append(None)
+            elif arr.dtype.kind not in "fc" or any(arr is n for n in non_diff):
+                outs.append(new_tensor(arr))
+            else:
+                outs.append(new_tensor(arr, True, ctx, i))
+        ctx._out_meta = tuple((a.shape, a.dtype) if a is not None else None for a in arrays)
+        result = outs = tuple(outs)
+    else:
+        arr = _as_array(raw, cls)
+        arrays = (arr,)
+        result = new_tensor(arr, True, ctx) if arr.dtype.kind in "fc" else new_tensor(arr)
+        outs = (result,)
+    if ctx._saved is not None:
+        ctx._saved = _saved_entries(ctx._saved, raw, arrays, outs)
+    return result
+
+
+def _saved_entries(to_save, raw, arrays, outs) -> tuple:
+    """Turn what forward saved into checked entries.
+
+    An entry is ``(tensor, version)`` for an input, ``(array, version_counter, version,
+    output_index)`` for an output, the array itself for an intermediate, or None. Outputs are
+    recognised by identity with what forward returned (a tensor, an array or a NumPy scalar).
+    """
+    saved = []
+    for obj in to_save:
+        if obj is None:
+            saved.append(None)
+            continue
+        k = _find(obj, raw)
+        if k is None:
+            k = _find(obj, arrays)
+        if k is not None:
+            vl = outs[k]._version
+            saved.append((arrays[k], vl, vl[0], k))
+        elif isinstance(obj, TensorBase):
+            saved.append((obj, obj._version[0]))
+        else:
+            saved.append(obj)
+    return tuple(saved)
+
+
+def _as_array(raw, cls) -> np.ndarray:
+    if type(raw) is _ndarray:
+        return raw
+    if isinstance(raw, TensorBase):
+        return raw.data
+    if isinstance(raw, (np.generic, float, int, bool)):
+        return np.asarray(raw)
+    if isinstance(raw, _ndarray):  # ndarray subclasses (np.matrix, masked arrays) become plain
+        return np.asarray(raw)
+    raise TypeError(f"{cls.__name__}.forward must return ndarrays or Tensors, "
+                    f"got {type(raw).__name__}")
+
+
+def _find(obj, candidates):
+    """Index of ``obj`` among the forward's outputs (by identity), or None."""
+    if type(candidates) is not tuple:
+        return 0 if candidates is obj else None
+    for i, c in enumerate(candidates):
+        if c is obj:
+            return i
+    return None
+
+
+def _inplace_message(node, index, array, v0, v1, output=False) -> str:
+    what = "output" if output else "saved tensor"
+    return (f"{node.label}: one of the tensors needed for its gradient computation has been "
+            f"modified by an in-place operation: {what} {index} of {node.label} "
+            f"(shape {tuple(array.shape)}, dtype {array.dtype}) was saved at version {v0} and is "
+            f"now at version {v1}. Use an out-of-place operation (e.g. x = x * 2 instead of "
+            f"x *= 2) or .clone() the tensor before modifying it.")
+
+
+def once_differentiable(backward):
+    """Decorator for a ``backward`` that is not itself differentiable (it may use raw arrays).
+
+    Use it under ``@staticmethod`` as in PyTorch. With ``create_graph=True``, differentiating
+    through such a backward raises a clear error instead of silently returning zero.
+    """
+    def wrapper(ctx, *grad_outputs):
+        prev = _state.enabled
+        _state.enabled = False
+        try:
+            out = backward(ctx, *grad_outputs)
+        finally:
+            _state.enabled = prev
+        live = [g for g in grad_outputs if isinstance(g, TensorBase) and g.requires_grad]
+        if not (prev and live):
+            return out
+        outs = out if isinstance(out, tuple) else (out,)
+        wrapped = tuple(_OnceDifferentiable.apply(ctx.label, o, *live) if o is not None else None
+                        for o in outs)
+        return wrapped if isinstance(out, tuple) else wrapped[0]
+
+    wrapper.__wrapped__ = backward
+    return wrapper
+
+
+class _OnceDifferentiable(Function):
+    """Carries a once-differentiable gradient; raises if differentiated again."""
+
+    @staticmethod
+    def forward(ctx, label, value, *grad_outputs):
+        ctx.op = label
+        return value.data
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError(f"{ctx.op}: its backward is marked @once_differentiable, so it cannot "
+                           f"be differentiated again (create_graph=True)")

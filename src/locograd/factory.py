@@ -1,0 +1,295 @@
+"""Tensor factories with PyTorch names: ``tensor``, ``zeros``, ``randn``, ``arange``...
+
+Float factories produce the default dtype (float32). Random factories draw from ``generator``
+or from the default generator that ``manual_seed`` reseeds, so runs are repeatable.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .autograd.tensor_base import TensorBase, new_tensor
+from .backend import Generator, _dtype_state, as_dtype, rng
+from .tensor import Tensor
+
+__all__ = [
+    "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "arange", "linspace",
+    "logspace", "eye", "rand", "randn", "randint", "randperm", "normal", "bernoulli",
+    "multinomial", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like",
+    "randn_like", "randint_like", "is_tensor", "numel", "tril", "triu", "diag",
+]
+
+
+def _to_array(data, dtype=None, copy: bool = False) -> np.ndarray:
+    """Convert ``data`` to an ndarray with locograd's rules (Python floats -> default float)."""
+    if isinstance(data, TensorBase):
+        arr = data.data
+    elif isinstance(data, np.ndarray):
+        arr = data
+    else:
+        try:
+            arr = np.asarray(data)
+        except ValueError as e:
+            raise ValueError(f"tensor: cannot build a tensor from the given data ({e})") from None
+        if arr.dtype.kind == "f" and dtype is None and not _has_numpy_floats(data):
+            arr = arr.astype(_dtype_state.default_float)
+        elif arr.dtype.kind in "OUSV":
+            raise TypeError(f"tensor: cannot build a tensor from data of type "
+                            f"{type(data).__name__} (NumPy dtype {arr.dtype})")
+    if dtype is not None:
+        d = as_dtype(dtype)
+        if arr.dtype != d:
+            return arr.astype(d)
+    return arr.copy() if copy else arr
+
+
+def _has_numpy_floats(data) -> bool:
+    """True if ``data`` is (or first holds) a NumPy float scalar or array, whose dtype we keep."""
+    while isinstance(data, (list, tuple)) and data:
+        data = data[0]
+    return isinstance(data, (np.floating, np.ndarray, TensorBase))
+
+
+def _wrap(arr: np.ndarray, requires_grad: bool) -> Tensor:
+    t = new_tensor(arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """A new tensor holding a *copy* of ``data`` (lists, numbers, arrays, tensors).
+
+    Python floats become the default dtype (float32); NumPy arrays keep their dtype.
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.tensor([1, 2]).dtype, lg.tensor([1.0, 2.0]).dtype
+        (dtype('int64'), dtype('float32'))
+    """
+    return _wrap(_to_array(data, dtype, copy=True), requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like ``tensor`` but without copying when ``data`` already is a suitable array/tensor."""
+    if isinstance(data, TensorBase) and (dtype is None or as_dtype(dtype) == data.data.dtype):
+        return data
+    return _wrap(_to_array(data, dtype), False)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``array`` (its dtype is kept)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected an np.ndarray, got {type(array).__name__}")
+    return new_tensor(array)
+
+
+def _size(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    out = tuple(int(s) for s in size)
+    if any(s < 0 for s in out):
+        raise ValueError(f"negative dimension in size {out}")
+    return out
+
+
+def _float_dtype(dtype):
+    return _dtype_state.default_float if dtype is None else as_dtype(dtype)
+
+
+def zeros(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    return _wrap(np.zeros(_size(size), _float_dtype(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    return _wrap(np.ones(_size(size), _float_dtype(dtype)), requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    return _wrap(np.empty(_size(size), _float_dtype(dtype)), requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """A tensor of ``size`` filled with ``fill_value`` (its dtype inferred like ``tensor``)."""
+    if dtype is None:
+        dtype = _to_array(fill_value).dtype
+    return _wrap(np.full(_size((size,)), fill_value, as_dtype(dtype)), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False,
+           device=None) -> Tensor:
+    """Values from ``start`` to ``end`` (exclusive); int64 for integer arguments, else float32."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = np.int64 if is_int else _dtype_state.default_float
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    return _wrap(np.arange(start, end, step, dtype=as_dtype(dtype)), requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False,
+             device=None) -> Tensor:
+    return _wrap(np.linspace(start, end, int(steps), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def logspace(start, end, steps: int, base: float = 10.0, dtype=None) -> Tensor:
+    return new_tensor(np.logspace(start, end, int(steps), base=base, dtype=_float_dtype(dtype)))
+
+
+def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False,
+        device=None) -> Tensor:
+    return _wrap(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
+
+
+def _draw_float(sampler, size, dtype):
+    """Draw with NumPy's float32/float64 generator paths (no float64 round trip for float32)."""
+    dt = _float_dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"random float factories need a floating dtype, got {dt}")
+    if dt.itemsize in (4, 8):
+        return sampler(size, dtype=dt)
+    return sampler(size).astype(dt)
+
+
+def rand(*size, generator: Generator | None = None, dtype=None,
+         requires_grad: bool = False, device=None) -> Tensor:
+    """Uniform samples from [0, 1)."""
+    return _wrap(_draw_float(rng(generator).random, _size(size), dtype), requires_grad)
+
+
+def randn(*size, generator: Generator | None = None, dtype=None,
+          requires_grad: bool = False, device=None) -> Tensor:
+    """Standard normal samples."""
+    return _wrap(_draw_float(rng(generator).standard_normal, _size(size), dtype), requires_grad)
+
+
+def randint(low, high=None, size=(), generator: Generator | None = None, dtype=None,
+            device=None) -> Tensor:
+    """Integers from ``low`` (inclusive) to ``high`` (exclusive); ``randint(high, size)`` too."""
+    if high is None:
+        low, high = 0, low
+    if isinstance(size, int):
+        size = (size,)
+    d = as_dtype(dtype) if dtype is not None else np.dtype(np.int64)
+    return new_tensor(rng(generator).integers(low, high, size=tuple(size)).astype(d, copy=False))
+
+
+def randperm(n: int, generator: Generator | None = None, dtype=None, device=None) -> Tensor:
+    """A random permutation of ``0..n-1`` (int64)."""
+    d = as_dtype(dtype) if dtype is not None else np.dtype(np.int64)
+    return new_tensor(rng(generator).permutation(int(n)).astype(d, copy=False))
+
+
+def normal(mean=0.0, std=1.0, size=None, generator: Generator | None = None) -> Tensor:
+    """Samples of N(mean, std^2); ``mean``/``std`` may be tensors (broadcast) or numbers."""
+    m = _to_array(mean)
+    s = _to_array(std)
+    shape = size if size is not None else np.broadcast_shapes(m.shape, s.shape)
+    dt = np.result_type(m, s) if (m.dtype.kind == "f" or s.dtype.kind == "f") \
+        else _dtype_state.default_float
+    z = _draw_float(rng(generator).standard_normal, tuple(shape), dt)
+    return new_tensor((z * s + m).astype(dt, copy=False))
+
+
+def bernoulli(p, generator: Generator | None = None) -> Tensor:
+    """Samples of Bernoulli(p) elementwise (same dtype as ``p``)."""
+    pa = _to_array(p)
+    return new_tensor((rng(generator).random(pa.shape) < pa).astype(pa.dtype))
+
+
+def multinomial(probs, num_samples: int, replacement: bool = False,
+                generator: Generator | None = None) -> Tensor:
+    """Indices sampled from the rows of ``probs`` (unnormalised non-negative weights)."""
+    p = _to_array(probs).astype(np.float64)
+    if p.ndim not in (1, 2):
+        raise ValueError(f"multinomial: probs must be 1-D or 2-D, got shape {p.shape}")
+    if (p < 0).any() or not np.isfinite(p).all():
+        raise ValueError("multinomial: probs must be finite and non-negative")
+    rows = p.reshape(-1, p.shape[-1])
+    sums = rows.sum(1, keepdims=True)
+    if (sums <= 0).any():
+        raise ValueError("multinomial: each row of probs must have a positive sum")
+    if not replacement and num_samples > rows.shape[1]:
+        raise ValueError(f"multinomial: cannot sample {num_samples} > {rows.shape[1]} categories "
+                         f"without replacement")
+    g = rng(generator)
+    out = np.stack([g.choice(rows.shape[1], size=num_samples, replace=replacement,
+                             p=r / r.sum()) for r in rows]).astype(np.int64)
+    return new_tensor(out.reshape(p.shape[:-1] + (num_samples,)))
+
+
+def _like(x, dtype):
+    a = x.data if isinstance(x, TensorBase) else np.asarray(x)
+    return a.shape, (a.dtype if dtype is None else as_dtype(dtype))
+
+
+def zeros_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
+    shape, d = _like(x, dtype)
+    return _wrap(np.zeros(shape, d), requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
+    shape, d = _like(x, dtype)
+    return _wrap(np.ones(shape, d), requires_grad)
+
+
+def empty_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
+    shape, d = _like(x, dtype)
+    return _wrap(np.empty(shape, d), requires_grad)
+
+
+def full_like(x, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    shape, d = _like(x, dtype)
+    return _wrap(np.full(shape, fill_value, d), requires_grad)
+
+
+def rand_like(x, dtype=None, generator: Generator | None = None) -> Tensor:
+    shape, d = _like(x, dtype)
+    return rand(*shape, generator=generator, dtype=d)
+
+
+def randn_like(x, dtype=None, generator: Generator | None = None) -> Tensor:
+    shape, d = _like(x, dtype)
+    return randn(*shape, generator=generator, dtype=d)
+
+
+def randint_like(x, low, high=None, generator: Generator | None = None) -> Tensor:
+    shape, _ = _like(x, None)
+    return randint(low, high, shape, generator=generator)
+
+
+def is_tensor(x) -> bool:
+    return isinstance(x, TensorBase)
+
+
+def numel(x) -> int:
+    return x.data.size
+
+
+def tril(x, diagonal: int = 0) -> Tensor:
+    """Lower triangle (differentiable: a constant mask multiply)."""
+    mask = np.tril(np.ones(x.data.shape[-2:], dtype=bool), diagonal)
+    return x * mask if x.requires_grad else new_tensor(np.tril(x.data, diagonal))
+
+
+def triu(x, diagonal: int = 0) -> Tensor:
+    mask = np.triu(np.ones(x.data.shape[-2:], dtype=bool), diagonal)
+    return x * mask if x.requires_grad else new_tensor(np.triu(x.data, diagonal))
+
+
+def diag(x, diagonal: int = 0) -> Tensor:
+    """1-D -> a diagonal matrix; 2-D -> its diagonal (both differentiable)."""
+    d = x.data
+    if d.ndim == 1:
+        n = d.shape[0] + abs(diagonal)
+        idx = np.arange(d.shape[0])
+        rows, cols = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
+        from .ops.indexing import index_put
+        return index_put(zeros(n, n, dtype=d.dtype), (rows, cols), x)
+    from .ops.indexing import getitem
+    n = min(d.shape[0], d.shape[1] - diagonal) if diagonal >= 0 else \
+        min(d.shape[0] + diagonal, d.shape[1])
+    idx = np.arange(max(n, 0))
+    rows, cols = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
+    return getitem(x, (rows, cols))
