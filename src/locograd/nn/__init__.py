@@ -1,0 +1,14 @@
+"""``locograd.nn``: modules, layers, losses, initialisation and utilities (``torch.nn`` names)."""
+from . import functional, init, utils
+from .activation import *  # noqa: F401,F403
+from .container import ModuleDict, ModuleList, Sequential
+from .conv import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
+from .linear import Bilinear, Flatten, Identity, Linear, Unflatten
+from .loss import *  # noqa: F401,F403
+from .module import IncompatibleKeys, Module
+from .normalization import *  # noqa: F401,F403
+from .parameter import Parameter
+from .pooling import *  # noqa: F401,F403
+from .rnn import *  # noqa: F401,F403
+from .sparse import *  # noqa: F401,F403

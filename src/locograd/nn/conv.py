@@ -1,0 +1,4 @@
+"""Conv2d."""
+from __future__ import annotations
+
+__all__: list[str] = []

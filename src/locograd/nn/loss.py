@@ -1,0 +1,4 @@
+"""Loss modules (MSELoss, CrossEntropyLoss, BCEWithLogitsLoss...)."""
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,562 @@
+"""``Module``: the base class of layers and models, with PyTorch's behaviour.
+
+Assigning a ``Parameter`` or a ``Module`` to an attribute registers it; ``register_buffer``
+registers non-learnable state (running statistics) that is saved with the model. Hooks observe or
+change what flows through a module: forward pre-hooks and hooks, and full backward hooks that see
+the gradients with respect to the module's inputs and outputs.
+"""
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict, namedtuple
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import state as _grad_state
+from ..autograd.tensor_base import RemovableHandle, TensorBase, new_tensor
+from ..backend import as_dtype
+from .parameter import Parameter
+
+__all__ = ["Module", "IncompatibleKeys"]
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """Base class of all layers and models.
+
+    Subclasses define ``__init__`` (calling ``super().__init__()`` first) and ``forward``.
+
+    Example:
+        >>> import locograd as lg
+        >>> class TwoLayer(lg.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.fc1 = lg.nn.Linear(4, 8)
+        ...         self.fc2 = lg.nn.Linear(8, 2)
+        ...     def forward(self, x):
+        ...         return self.fc2(self.fc1(x).relu())
+        >>> [name for name, _ in TwoLayer().named_parameters()]
+        ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']
+    """
+
+    training: bool
+
+    def __init__(self):
+        setattr_ = object.__setattr__
+        setattr_(self, "training", True)
+        setattr_(self, "_parameters", OrderedDict())
+        setattr_(self, "_buffers", OrderedDict())
+        setattr_(self, "_non_persistent_buffers", set())
+        setattr_(self, "_modules", OrderedDict())
+        setattr_(self, "_forward_pre_hooks", OrderedDict())
+        setattr_(self, "_forward_hooks", OrderedDict())
+        setattr_(self, "_backward_hooks", OrderedDict())
+        setattr_(self, "_backward_pre_hooks", OrderedDict())
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must implement forward()")
+
+    # ------------------------------------------------------------------ attribute registration
+    def __setattr__(self, name: str, value) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign '{name}' before Module.__init__() is called "
+                                 f"(call super().__init__() first in {type(self).__name__})")
+        params, modules, buffers = self._parameters, self._modules, self._buffers
+        if isinstance(value, Parameter):
+            self._drop(name)
+            params[name] = value
+        elif isinstance(value, Module):
+            self._drop(name)
+            modules[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign a {type(value).__name__} as parameter '{name}' "
+                                f"of {type(self).__name__} (a Parameter or None is expected)")
+            params[name] = None
+        elif name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign a {type(value).__name__} as child module '{name}' "
+                                f"of {type(self).__name__} (a Module or None is expected)")
+            modules[name] = None
+        elif name in buffers:
+            if value is not None and not isinstance(value, TensorBase):
+                raise TypeError(f"cannot assign a {type(value).__name__} as buffer '{name}' of "
+                                f"{type(self).__name__} (a Tensor or None is expected)")
+            buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def _drop(self, name: str) -> None:
+        self.__dict__.pop(name, None)
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        if name in self._buffers:
+            del self._buffers[name]
+            self._non_persistent_buffers.discard(name)
+
+    def __getattr__(self, name: str):
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        for store in (self._parameters, self._buffers, self._modules):
+            if name in store:
+                del store[name]
+                self._non_persistent_buffers.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
+                      | set(self._modules))
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` (a ``Parameter`` or None) under ``name``."""
+        _check_name(self, name)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: '{name}' must be a Parameter or None, got "
+                            f"{type(param).__name__}")
+        self._drop(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: TensorBase | None, persistent: bool = True):
+        """Register non-learnable state (saved in ``state_dict`` unless ``persistent=False``)."""
+        _check_name(self, name)
+        if tensor is not None and not isinstance(tensor, TensorBase):
+            raise TypeError(f"register_buffer: '{name}' must be a Tensor or None, got "
+                            f"{type(tensor).__name__}")
+        self._drop(name)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        """Register a child module under ``name``."""
+        _check_name(self, name)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: '{name}' must be a Module or None, got "
+                            f"{type(module).__name__}")
+        self._drop(name)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    # ------------------------------------------------------------------ traversal
+    def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
+        """``(name, module)`` for this module and all its descendants, depth first."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if self in memo:
+                return
+            memo.add(self)
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is None:
+                continue
+            sub = f"{prefix}.{name}" if prefix else name
+            yield from module.named_modules(memo, sub, remove_duplicate)
+
+    def modules(self) -> Iterator["Module"]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and module not in seen:
+                seen.add(module)
+                yield name, module
+
+    def children(self) -> Iterator["Module"]:
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, store: str, prefix: str, recurse: bool, remove_duplicate: bool):
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) \
+            if recurse else [(prefix, self)]
+        seen = set()
+        for mod_prefix, module in modules:
+            for name, value in getattr(module, store).items():
+                if value is None or (remove_duplicate and id(value) in seen):
+                    continue
+                seen.add(id(value))
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True):
+        """``(qualified_name, parameter)`` pairs; a shared parameter appears once."""
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True):
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def get_submodule(self, target: str) -> "Module":
+        module = self
+        if target == "":
+            return module
+        for part in target.split("."):
+            if part not in module._modules or module._modules[part] is None:
+                raise AttributeError(f"{type(module).__name__} has no submodule '{part}' "
+                                     f"(looking up '{target}')")
+            module = module._modules[part]
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if name not in module._parameters:
+            raise AttributeError(f"{type(module).__name__} has no parameter '{name}'")
+        return module._parameters[name]
+
+    # ------------------------------------------------------------------ modes and utilities
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (dropout active, batch norm uses batch statistics) recursively."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train: mode must be a bool, got {type(mode).__name__}")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> "Module":
+        """Set evaluation mode recursively (``train(False)``)."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all parameters (to None by default, as PyTorch)."""
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
+
+    def apply(self, fn: Callable[["Module"], None]) -> "Module":
+        """Call ``fn`` on every submodule (children first) and on this module."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, dtype=None, *args, **kwargs) -> "Module":
+        """Convert floating-point parameters and buffers to ``dtype`` in place (``'cpu'`` is a
+        no-op device argument)."""
+        if dtype is None or isinstance(dtype, str) and dtype == "cpu":
+            return self
+        d = as_dtype(dtype)
+        if d.kind != "f":
+            raise TypeError(f"Module.to: only floating dtypes are supported, got {d}")
+        for m in self.modules():
+            for store in (m._parameters, m._buffers):
+                for t in store.values():
+                    if t is not None and t.data.dtype.kind == "f" and t.data.dtype != d:
+                        t.data = t.data.astype(d)
+                        if t.grad is not None:
+                            t.grad = new_tensor(t.grad.data.astype(d))
+        return self
+
+    def float(self) -> "Module":
+        return self.to(np.float32)
+
+    def double(self) -> "Module":
+        return self.to(np.float64)
+
+    def cpu(self) -> "Module":
+        return self
+
+    def num_parameters(self, only_trainable: bool = False) -> int:
+        return sum(p.data.size for p in self.parameters()
+                   if p.requires_grad or not only_trainable)
+
+    # ------------------------------------------------------------------ state dict
+    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
+        """An ordered dict of every parameter and persistent buffer by qualified name.
+
+        The values are tensors sharing memory with the module's (detached unless
+        ``keep_vars``), as in PyTorch.
+        """
+        if destination is None:
+            destination = OrderedDict()
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers:
+                destination[prefix + name] = b if keep_vars else b.detach()
+        extra = self.get_extra_state()
+        if extra is not None:
+            destination[prefix + "_extra_state"] = extra
+        for name, m in self._modules.items():
+            if m is not None:
+                m.state_dict(destination, prefix + name + ".", keep_vars)
+        return destination
+
+    def get_extra_state(self):
+        """Override to save extra (non-tensor) state; returned value must be JSON-like."""
+        return None
+
+    def set_extra_state(self, state) -> None:
+        raise RuntimeError(f"{type(self).__name__} got extra state in load_state_dict but does "
+                           f"not implement set_extra_state()")
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Copy values from ``state_dict`` into this module's parameters and buffers.
+
+        Every problem (missing keys, unexpected keys, shape mismatches, non-tensor values) is
+        collected first and reported together; if there is any (or, with ``strict=False``, any
+        shape mismatch), nothing is changed. Returns ``(missing_keys, unexpected_keys)``.
+        """
+        expected = self.state_dict(keep_vars=True)
+        missing = [k for k in expected if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in expected]
+        mismatched, bad_type = [], []
+        updates = []
+        for key, target in expected.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            if key.endswith("_extra_state") and not isinstance(target, TensorBase):
+                updates.append((key, target, value))
+                continue
+            arr = value.data if isinstance(value, TensorBase) else value
+            if not isinstance(arr, np.ndarray):
+                try:
+                    arr = np.asarray(arr)
+                except Exception:
+                    bad_type.append(f"{key}: {type(value).__name__}")
+                    continue
+                if arr.dtype.kind not in "biuf":
+                    bad_type.append(f"{key}: {type(value).__name__}")
+                    continue
+            if arr.shape != target.data.shape:
+                mismatched.append(f"{key}: checkpoint shape {arr.shape}, model shape "
+                                  f"{target.data.shape}")
+                continue
+            updates.append((key, target, arr))
+        problems = []
+        if strict and missing:
+            problems.append("missing keys: " + ", ".join(missing))
+        if strict and unexpected:
+            problems.append("unexpected keys: " + ", ".join(unexpected))
+        if mismatched:
+            problems.append("shape mismatches: " + "; ".join(mismatched))
+        if bad_type:
+            problems.append("values that are not arrays: " + "; ".join(bad_type))
+        if problems:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__} "
+                               f"(nothing was loaded):\n  " + "\n  ".join(problems))
+        for key, target, arr in updates:
+            if not isinstance(target, TensorBase):
+                owner = self.get_submodule(key.rpartition(".")[0]) if "." in key else self
+                owner.set_extra_state(arr)
+            elif assign:
+                target.data = np.array(arr, dtype=target.data.dtype)
+            else:
+                np.copyto(target.data, arr, casting="unsafe")
+                target._version[0] += 1
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------ hooks and calling
+    def register_forward_pre_hook(self, hook) -> RemovableHandle:
+        """``hook(module, args) -> None | new args`` before every ``forward``."""
+        return _add_hook(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook) -> RemovableHandle:
+        """``hook(module, args, output) -> None | new output`` after every ``forward``."""
+        return _add_hook(self._forward_hooks, hook)
+
+    def register_full_backward_hook(self, hook) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output) -> None | new grad_input``.
+
+        Called once the gradients with respect to the module's inputs are computed (with
+        ``grad_input`` of ``None`` entries for inputs that do not require grad).
+        """
+        return _add_hook(self._backward_hooks, hook)
+
+    def register_full_backward_pre_hook(self, hook) -> RemovableHandle:
+        """``hook(module, grad_output) -> None | new grad_output``, before the module's backward."""
+        return _add_hook(self._backward_pre_hooks, hook)
+
+    def __call__(self, *args, **kwargs):
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                or self._backward_pre_hooks):
+            return self.forward(*args, **kwargs)
+        for hook in list(self._forward_pre_hooks.values()):
+            r = hook(self, args)
+            if r is not None:
+                args = r if isinstance(r, tuple) else (r,)
+        state = None
+        if (self._backward_hooks or self._backward_pre_hooks) and _grad_state.enabled:
+            state = _BackwardHookState(self, args)
+            args = state.wrap_inputs(args)
+        out = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            r = hook(self, args, out)
+            if r is not None:
+                out = r
+        if state is not None:
+            out = state.wrap_outputs(out)
+        return out
+
+    # ------------------------------------------------------------------ repr
+    def extra_repr(self) -> str:
+        """The text between the parentheses of this module's repr (override in layers)."""
+        return ""
+
+    def __repr__(self):
+        lines = []
+        extra = self.extra_repr()
+        if extra:
+            lines = extra.split("\n")
+        for name, module in self._modules.items():
+            child = repr(module).replace("\n", "\n  ")
+            lines.append(f"({name}): {child}")
+        main = type(self).__name__ + "("
+        if lines:
+            if len(lines) == 1 and not self._modules:
+                main += lines[0]
+            else:
+                main += "\n  " + "\n  ".join(lines) + "\n"
+        return main + ")"
+
+
+_hook_ids = itertools.count()
+
+
+def _add_hook(store: OrderedDict, hook) -> RemovableHandle:
+    key = next(_hook_ids)
+    store[key] = hook
+    return _DictHandle(store, key)
+
+
+class _DictHandle(RemovableHandle):
+    __slots__ = ()
+
+    def remove(self) -> None:
+        self._hooks.pop(self._hook, None)
+
+
+def _check_name(module, name: str) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"the name must be a string, got {type(name).__name__}")
+    if name == "" or "." in name:
+        raise KeyError(f"invalid name {name!r} (it must be non-empty and contain no '.')")
+    if hasattr(type(module), name) and name not in module._parameters \
+            and name not in module._buffers and name not in module._modules:
+        raise KeyError(f"attribute '{name}' already exists on {type(module).__name__}")
+
+
+class _BackwardHookState:
+    """Wires a module's full backward hooks around one call (as PyTorch's BackwardHook).
+
+    Tensor inputs and outputs pass through identity nodes: the output node sees the gradients
+    with respect to the outputs, the input node those with respect to the inputs; the user's
+    hooks run when the latter are known.
+    """
+
+    def __init__(self, module: Module, args):
+        self.module = module
+        self.n_inputs = 0
+        self.input_mask = []
+        self.grad_output = None
+
+    def wrap_inputs(self, args):
+        mask = [isinstance(a, TensorBase) and a.requires_grad for a in args]
+        self.input_mask = mask
+        live = [a for a, m in zip(args, mask) if m]
+        self.n_inputs = len(args)
+        if not live:
+            return args
+        wrapped = _Identity.apply(self._on_input_grads, *live)
+        if not isinstance(wrapped, tuple):
+            wrapped = (wrapped,)
+        it = iter(wrapped)
+        return tuple(next(it) if m else a for a, m in zip(args, mask))
+
+    def wrap_outputs(self, out):
+        single = isinstance(out, TensorBase)
+        outs = (out,) if single else tuple(out) if isinstance(out, (tuple, list)) else None
+        if outs is None:
+            return out
+        live_idx = [i for i, o in enumerate(outs) if isinstance(o, TensorBase) and o.requires_grad]
+        if not live_idx:
+            return out
+        wrapped = _Identity.apply(self._on_output_grads, *[outs[i] for i in live_idx])
+        if not isinstance(wrapped, tuple):
+            wrapped = (wrapped,)
+        new = list(outs)
+        for i, w in zip(live_idx, wrapped):
+            new[i] = w
+        self.out_len = len(outs)
+        self.live_idx = live_idx
+        if single:
+            return new[0]
+        return type(out)(new) if isinstance(out, tuple) and type(out) is tuple else \
+            (type(out)(*new) if isinstance(out, tuple) else new)
+
+    def _on_output_grads(self, grads):
+        full = [None] * self.out_len
+        for i, g in zip(self.live_idx, grads):
+            full[i] = g
+        grad_output = tuple(full)
+        for hook in list(self.module._backward_pre_hooks.values()):
+            r = hook(self.module, grad_output)
+            if r is not None:
+                grad_output = tuple(r)
+                grads = tuple(grad_output[i] for i in self.live_idx)
+        self.grad_output = grad_output
+        if not any(self.input_mask):  # no input needs a gradient: call the hooks now
+            grad_input = (None,) * self.n_inputs
+            for hook in list(self.module._backward_hooks.values()):
+                hook(self.module, grad_input, grad_output)
+        return grads
+
+    def _on_input_grads(self, grads):
+        it = iter(grads)
+        grad_input = tuple(next(it) if m else None for m in self.input_mask)
+        for hook in list(self.module._backward_hooks.values()):
+            r = hook(self.module, grad_input, self.grad_output)
+            if r is not None:
+                if len(r) != len(grad_input):
+                    raise RuntimeError(f"backward hook of {type(self.module).__name__} returned "
+                                       f"{len(r)} gradients, expected {len(grad_input)}")
+                grad_input = tuple(r)
+        return tuple(g for g, m in zip(grad_input, self.input_mask) if m)
+
+
+class _Identity(Function):
+    """Identity on several tensors; its backward passes the gradients through ``callback``."""
+
+    label = "BackwardHook"
+
+    @staticmethod
+    def forward(ctx, callback, *tensors):
+        ctx.callback = callback
+        out = tuple(t.data for t in tensors)
+        return out if len(out) > 1 else out[0]
+
+    @staticmethod
+    def backward(ctx, *grads):
+        new = ctx.callback(tuple(grads))
+        return (None,) + tuple(new)

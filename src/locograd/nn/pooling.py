@@ -1,0 +1,4 @@
+"""MaxPool2d and AvgPool2d."""
+from __future__ import annotations
+
+__all__: list[str] = []

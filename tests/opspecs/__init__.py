@@ -1,0 +1,59 @@
+"""The op table: one ``OpSpec`` per differentiable op drives every op test.
+
+Each family file (``elementwise.py``, ``reduce.py``, ``shape.py``, ``indexing.py``,
+``linalg.py``, ``activation.py``, ``conv.py``, ``loss.py``) defines ``SPECS``, a list of
+``OpSpec``. ``tests/test_ops_table.py`` runs, for every spec and for inputs drawn by hypothesis
+(shapes with broadcasting, values): the forward against the NumPy reference, gradcheck (the
+engine's NumPy fast path, ``backward_np``), the tensor-op ``backward`` against it
+(``create_graph=True`` path), and gradgradcheck where ``second_order``. A ``Function`` defined in
+``locograd.ops`` that no spec covers fails a test.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+FAMILIES = ("elementwise", "reduce", "shape", "indexing", "linalg", "activation", "conv", "loss")
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """How to test one op.
+
+    Attributes:
+        name: unique id (used in test ids).
+        fn: ``fn(*tensors)`` -> tensor or tuple of tensors; the tensors are float64 leaves built
+            from ``inputs`` with ``requires_grad=True``. Non-differentiable arguments (indices,
+            dims) are closed over in ``fn``.
+        inputs: ``inputs(rng)`` -> tuple of float64 arrays; draw shapes and values from the
+            NumPy generator ``rng`` (see ``_shapes`` for broadcasting pairs). Keep them small.
+        reference: optional NumPy forward taking the same arrays.
+        covers: names of the ``Function`` classes this op exercises (coverage test).
+        second_order: also gradgradcheck.
+        atol, rtol: tolerances for the gradient checks.
+    """
+
+    name: str
+    fn: Callable
+    inputs: Callable[[np.random.Generator], tuple]
+    reference: Callable | None = None
+    covers: tuple[str, ...] = ()
+    second_order: bool = True
+    atol: float = 1e-5
+    rtol: float = 1e-3
+
+
+def all_specs() -> list[OpSpec]:
+    """Every spec from every family file."""
+    specs = []
+    for family in FAMILIES:
+        module = importlib.import_module(f"{__name__}.{family}")
+        specs.extend(module.SPECS)
+    names = [s.name for s in specs]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise ValueError(f"duplicate OpSpec names: {sorted(duplicates)}")
+    return specs
