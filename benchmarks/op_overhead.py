@@ -17,13 +17,10 @@ Implementations:
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import sys
-import time
 
-from _common import pin_one_core
+from _common import best_time, median_ratio, pin_one_core, print_table, write_json
 
 pin_one_core()
 
@@ -115,17 +112,6 @@ def check_same_gradient():
         raise SystemExit("op_overhead: locograd's gradient differs from the hand-written one")
 
 
-def time_once(fn, inner: int) -> float:
-    """Seconds per chain: the best of 3 batches of ``inner`` calls."""
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / inner)
-    return best
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7)
@@ -142,29 +128,18 @@ def main(argv=None):
     per_round = {name: [] for name in impls}
     for _ in range(args.rounds):
         for name in impls:
-            per_round[name].append(time_once(fns[name], args.inner) / N_OPS * 1e6)
-
-    def ratio(a, b):
-        return statistics.median(x / y for x, y in zip(per_round[a], per_round[b]))
+            per_round[name].append(best_time(fns[name], args.inner) / N_OPS * 1e6)
 
     rows = []
     for name in impls:
         row = {"impl": name, "us_per_op": statistics.median(per_round[name]),
-               "x_numpy_fwd_bwd": ratio(name, "numpy_fwd_bwd")}
+               "x_numpy_fwd_bwd": median_ratio(per_round, name, "numpy_fwd_bwd")}
         if "torch" in per_round:
-            row["x_torch"] = ratio(name, "torch")
+            row["x_torch"] = median_ratio(per_round, name, "torch")
         rows.append(row)
-    print(f"Per-op forward+backward cost, chain of {N_OPS} ops on {SIZE} float32 values, "
-          f"{args.rounds} rounds on one core (load average {os.getloadavg()[0]:.2f})\n")
-    cols = ["impl", "us_per_op", "x_numpy_fwd_bwd"] + (["x_torch"] if "torch" in per_round else [])
-    print("| " + " | ".join(cols) + " |")
-    print("|" + "---|" * len(cols))
-    for row in rows:
-        print("| " + " | ".join(f"{row[c]:.2f}" if isinstance(row[c], float) else row[c]
-                                for c in cols) + " |")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"rows": rows, "per_round": per_round}, f, indent=1)
+    print_table(f"Per-op forward+backward cost, chain of {N_OPS} ops on {SIZE} float32 values, "
+                f"{args.rounds} rounds on one core", rows)
+    write_json(args.json, {"rows": rows, "per_round": per_round})
     return rows
 
 

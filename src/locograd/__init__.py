@@ -19,7 +19,8 @@ from .backend import (Generator, as_dtype, bool_, default_generator, float16, fl
 from .tensor import Tensor
 from .factory import *  # noqa: F401,F403
 from .ops import *  # noqa: F401,F403
-from . import nn  # noqa: E402  (nn builds on the tensor and the ops above)
+from . import data, nn, optim  # noqa: E402  (they build on the tensor and the ops above)
+from .io import load, save  # noqa: E402
 
 __version__ = "0.1.0"
 

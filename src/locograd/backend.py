@@ -76,7 +76,7 @@ def set_default_dtype(dtype) -> None:
 
 
 def as_dtype(dtype) -> np.dtype:
-    """Turn a dtype-like (``lg.float32``, ``np.float64``, ``"float"``, ``float``...) into a NumPy dtype."""
+    """A NumPy dtype from a dtype-like: ``lg.float32``, ``np.float64``, ``"float"``, ``float``..."""
     if dtype is None or dtype is float:
         return _dtype_state.default_float
     if isinstance(dtype, np.dtype):
@@ -95,11 +95,24 @@ def as_dtype(dtype) -> np.dtype:
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
-def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
-    """Result dtype of a binary operation between two tensors of dtypes ``a`` and ``b``."""
-    if a is b:
+def promote_types(a, b) -> np.dtype:
+    """Result dtype of a binary operation between two tensors of dtypes ``a`` and ``b``.
+
+    The higher category (bool < integer < float) wins with its own dtype; within a category the
+    wider one wins. Unlike NumPy, ``int64`` and ``float32`` give ``float32`` (as PyTorch).
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.promote_types(lg.int64, lg.float32), lg.promote_types(lg.float32, lg.float64)
+        (dtype('float32'), dtype('float64'))
+    """
+    a, b = as_dtype(a), as_dtype(b)
+    if a == b:
         return a
-    return np.promote_types(a, b)
+    ca, cb = _CATEGORY.get(a.kind, 9), _CATEGORY.get(b.kind, 9)
+    if ca == cb:
+        return np.promote_types(a, b)
+    return a if ca > cb else b
 
 
 def scalar_result_dtype(tensor_dtype: np.dtype, scalar) -> np.dtype:
@@ -163,7 +176,8 @@ class Generator:
 
     def set_state(self, state: dict) -> None:
         if state.get("bit_generator") != "PCG64":
-            raise ValueError("Generator.set_state: expected a PCG64 state from Generator.get_state()")
+            raise ValueError("Generator.set_state: expected a PCG64 state from "
+                             "Generator.get_state()")
         self._seed = int(state["seed"])
         self.numpy = np.random.Generator(np.random.PCG64())
         self.numpy.bit_generator.state = {

@@ -166,8 +166,16 @@ def randn(*size, generator: Generator | None = None, dtype=None,
 
 def randint(low, high=None, size=(), generator: Generator | None = None, dtype=None,
             device=None) -> Tensor:
-    """Integers from ``low`` (inclusive) to ``high`` (exclusive); ``randint(high, size)`` too."""
-    if high is None:
+    """Integers from ``low`` (inclusive) to ``high`` (exclusive); ``randint(high, size)`` too.
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.randint(10, (2, 3)).shape, lg.randint(5, 10, size=(4,)).shape
+        ((2, 3), (4,))
+    """
+    if isinstance(high, (tuple, list)):  # randint(high, size), as torch.randint(10, (3,))
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     if isinstance(size, int):
         size = (size,)
@@ -254,9 +262,10 @@ def randn_like(x, dtype=None, generator: Generator | None = None) -> Tensor:
     return randn(*shape, generator=generator, dtype=d)
 
 
-def randint_like(x, low, high=None, generator: Generator | None = None) -> Tensor:
-    shape, _ = _like(x, None)
-    return randint(low, high, shape, generator=generator)
+def randint_like(x, low, high=None, dtype=None, generator: Generator | None = None) -> Tensor:
+    """Random integers of ``x``'s shape and (unless ``dtype`` is given) dtype, as PyTorch."""
+    shape, d = _like(x, dtype)
+    return randint(low, high, shape, generator=generator, dtype=d)
 
 
 def is_tensor(x) -> bool:

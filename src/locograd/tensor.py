@@ -161,7 +161,7 @@ class Tensor(TensorBase):
         return bool(self.data.item())
 
     def to(self, dtype=None, *args, copy: bool = False, **kwargs):
-        """Convert to ``dtype`` (a differentiable cast). Device arguments (``'cpu'``) are accepted."""
+        """Convert to ``dtype`` (a differentiable cast); ``'cpu'`` is accepted as a device."""
         if isinstance(dtype, str) and dtype in ("cpu",):
             return self.clone() if copy else self
         if dtype is None:
@@ -265,6 +265,9 @@ class Tensor(TensorBase):
     def __mod__(self, other):
         return ops.remainder(self, other)
 
+    def __rmod__(self, other):
+        return ops.remainder(other, self)
+
     def __pow__(self, other):
         return _pow(self, other)
 
@@ -304,9 +307,13 @@ class Tensor(TensorBase):
 
     # comparisons: bool tensors without gradient
     def __eq__(self, other):
+        if other is None:
+            return NotImplemented  # Python then answers False, as PyTorch does
         return ops.eq(self, other)
 
     def __ne__(self, other):
+        if other is None:
+            return NotImplemented
         return ops.ne(self, other)
 
     def __lt__(self, other):
@@ -325,13 +332,14 @@ class Tensor(TensorBase):
     def _inplace(self, result, name: str):
         """Write ``result`` into this tensor's memory and give this tensor ``result``'s history."""
         data = self.data
+        if _grad_state.enabled and self.requires_grad and self.grad_fn is None:
+            # whatever the new value depends on (fill_, floor_ included), as in PyTorch
+            raise RuntimeError(
+                f"{name}: a leaf tensor that requires grad is being used in an in-place "
+                f"operation; wrap the update in `with lg.no_grad():` (as an optimizer does) "
+                f"or use an out-of-place operation")
         recording = _grad_state.enabled and result.requires_grad
         if recording:
-            if self.grad_fn is None and self.requires_grad:
-                raise RuntimeError(
-                    f"{name}: a leaf tensor that requires grad is being used in an in-place "
-                    f"operation; wrap the update in `with lg.no_grad():` (as an optimizer does) "
-                    f"or use an out-of-place operation")
             if self._is_view:
                 raise RuntimeError(
                     f"{name}: in-place operation on a view (shape {data.shape}) whose result "
@@ -347,8 +355,11 @@ class Tensor(TensorBase):
         if not np.can_cast(r.dtype, data.dtype, "same_kind"):
             raise TypeError(f"{name}: the result type {r.dtype} can't be cast to the in-place "
                             f"tensor's dtype {data.dtype}")
-        if recording and result.grad_fn is None:
-            result = ops.clone(result)  # a leaf result needs a node so gradients reach it
+        if recording:
+            if result.grad_fn is None:
+                result = ops.clone(result)  # a leaf result needs a node so gradients reach it
+            else:
+                _keep_old_value(self, result.grad_fn)
         np.copyto(data, r, casting="same_kind")
         self._version[0] += 1
         if recording:
@@ -419,14 +430,17 @@ class Tensor(TensorBase):
         return self._inplace(ops.matmul(self, other), "matmul_")
 
     def zero_(self):
-        return self.fill_(0)
+        return self._fill(0, "zero_")
 
     def fill_(self, value):
+        return self._fill(value, "fill_")
+
+    def _fill(self, value, name):
         if self._needs_graph(value):
             return self._inplace(ops.broadcast_to(_as_operand_tensor(value, self), self.shape),
-                                 "fill_")
+                                 name)
         if not self.data.flags.writeable:
-            raise RuntimeError(f"fill_: the tensor (shape {self.data.shape}) is read-only")
+            raise RuntimeError(f"{name}: the tensor (shape {self.data.shape}) is read-only")
         self.data[...] = operand(value)
         self._version[0] += 1
         return self
@@ -472,6 +486,39 @@ class Tensor(TensorBase):
 
     def scatter_add_(self, dim, index, src):
         return self._inplace(ops.scatter_add(self, dim, index, src), "scatter_add_")
+
+    def scatter_(self, dim, index, src):
+        return self._inplace(ops.scatter(self, dim, index, src), "scatter_")
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return self._inplace(ops.index_add(self, dim, index, source, alpha=alpha), "index_add_")
+
+    def index_put_(self, indices, values):
+        return self._inplace(ops.index_put(self, indices, values), "index_put_")
+
+    # ------------------------------------------------------------------ new tensors like self
+    def new_tensor(self, data, dtype=None, requires_grad: bool = False):
+        """A new tensor from ``data`` with this tensor's dtype (unless ``dtype`` is given)."""
+        from .factory import tensor
+        return tensor(data, dtype=self.data.dtype if dtype is None else dtype,
+                      requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, requires_grad: bool = False):
+        from .factory import zeros
+        return zeros(*size, dtype=dtype or self.data.dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad: bool = False):
+        from .factory import ones
+        return ones(*size, dtype=dtype or self.data.dtype, requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, requires_grad: bool = False):
+        from .factory import empty
+        return empty(*size, dtype=dtype or self.data.dtype, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, requires_grad: bool = False):
+        from .factory import full
+        return full(size, fill_value, dtype=dtype or self.data.dtype,
+                    requires_grad=requires_grad)
 
     def __setitem__(self, index, value):
         idx = ops.convert_index(index)
@@ -538,6 +585,23 @@ class Tensor(TensorBase):
             (new_tensor(row) for row in self.data)
 
 
+def _keep_old_value(tensor: Tensor, node) -> None:
+    """Let ``node`` (the op an in-place method just ran on ``tensor``) keep ``tensor``'s value.
+
+    ``h.mul_(w)``, ``h.pow_(2)`` or ``h.clamp_(0, 1)`` run an op that saves ``h`` for its
+    backward, and then overwrite ``h``: the version check would (rightly) refuse that backward.
+    As PyTorch does, the node gets the old value instead: a copy standing in for the old ``h``,
+    with its history, so first and higher derivatives stay exact. Earlier nodes that saved ``h``
+    still see the version change and raise.
+    """
+    saved = node._saved
+    if not saved or not any(type(e) is tuple and len(e) == 2 and e[0] is tensor for e in saved):
+        return
+    old = new_tensor(tensor.data.copy(), tensor.requires_grad, tensor.grad_fn, tensor._output_nr)
+    node._saved = tuple((old, 0) if type(e) is tuple and len(e) == 2 and e[0] is tensor else e
+                        for e in saved)
+
+
 def _as_operand_tensor(value, like: Tensor) -> TensorBase:
     if isinstance(value, TensorBase):
         return value
@@ -556,10 +620,34 @@ _OP_METHODS = (
     "flatten", "unflatten", "squeeze", "unsqueeze", "transpose", "permute", "movedim", "t",
     "expand", "broadcast_to", "sum_to_size", "repeat", "tile", "flip", "split", "chunk", "unbind",
     "gather", "scatter_add", "index_select", "masked_fill", "take_along_dim",
+    "tan", "sinh", "cosh", "log2", "log10", "exp2", "remainder", "fmod", "logaddexp", "lerp",
+    "addcmul", "addcdiv", "clamp_min", "clamp_max", "clip", "multiply", "divide", "true_divide",
+    "subtract", "negative", "absolute", "floor_divide", "logical_and", "logical_or",
+    "logical_xor", "trunc", "isclose", "allclose", "equal", "swapaxes", "swapdims", "ravel",
+    "roll", "narrow", "select", "scatter", "index_add", "index_put", "masked_select", "nonzero",
+    "sort", "argsort", "topk",
 )
 for _name in _OP_METHODS:
     setattr(Tensor, _name, getattr(ops, _name))
-Tensor.clip = ops.clamp
+
+# In-place forms of unary ops: compute, then write into this tensor (recorded when needed).
+_INPLACE_UNARY = ("abs", "log", "log1p", "expm1", "sin", "cos", "tan", "rsqrt", "square",
+                  "reciprocal", "sign", "floor", "ceil", "round", "trunc", "clip", "clamp_min",
+                  "clamp_max", "remainder", "fmod", "lerp", "addcmul", "addcdiv")
+
+
+def _make_inplace(name):
+    op = getattr(ops, name)
+
+    def method(self, *args, **kwargs):
+        return self._inplace(op(self, *args, **kwargs), name + "_")
+    method.__name__ = name + "_"
+    method.__doc__ = f"In-place ``{name}``."
+    return method
+
+
+for _name in _INPLACE_UNARY:
+    setattr(Tensor, _name + "_", _make_inplace(_name))
 del _name
 
 register_tensor_class(Tensor)

@@ -5,8 +5,10 @@ Each family file (``elementwise.py``, ``reduce.py``, ``shape.py``, ``indexing.py
 ``OpSpec``. ``tests/test_ops_table.py`` runs, for every spec and for inputs drawn by hypothesis
 (shapes with broadcasting, values): the forward against the NumPy reference, gradcheck (the
 engine's NumPy fast path, ``backward_np``), the tensor-op ``backward`` against it
-(``create_graph=True`` path), and gradgradcheck where ``second_order``. A ``Function`` defined in
-``locograd.ops`` that no spec covers fails a test.
+(``create_graph=True`` path), gradgradcheck where ``second_order``, the random-direction check
+on ``large_inputs`` and the float32 check. A ``Function`` defined in ``locograd.ops`` that no spec
+covers fails a test, and so does a name in ``covers`` that does not appear in the graphs the
+spec builds (forward, backward with ``create_graph=True``, double backward).
 """
 from __future__ import annotations
 
@@ -31,9 +33,16 @@ class OpSpec:
         inputs: ``inputs(rng)`` -> tuple of float64 arrays; draw shapes and values from the
             NumPy generator ``rng`` (see ``_shapes`` for broadcasting pairs). Keep them small.
         reference: optional NumPy forward taking the same arrays.
-        covers: names of the ``Function`` classes this op exercises (coverage test).
+        covers: names of the ``Function`` classes this op exercises (coverage test); internal
+            backward nodes (TanhGrad, SumTo...) count when the spec's double backward builds them.
         second_order: also gradgradcheck.
         atol, rtol: tolerances for the gradient checks.
+        large_inputs: optional ``large_inputs(rng)`` like ``inputs`` with somewhat larger shapes,
+            for the random-direction check (``gradcheck(fast_mode=True)``); ``inputs`` is used
+            when None.
+        float32: also run ``fn`` on float32 copies of the inputs: float outputs and gradients
+            must stay float32 and agree with the float64 run. Set False (with a comment) only
+            for an op that deliberately mixes in float64 data.
     """
 
     name: str
@@ -44,6 +53,8 @@ class OpSpec:
     second_order: bool = True
     atol: float = 1e-5
     rtol: float = 1e-3
+    large_inputs: Callable[[np.random.Generator], tuple] | None = None
+    float32: bool = True
 
 
 def all_specs() -> list[OpSpec]:

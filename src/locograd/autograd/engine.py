@@ -18,11 +18,11 @@ their gradient in the broadcast shape. Saved tensors are released as the walk go
 from __future__ import annotations
 
 import heapq
+import os
 import traceback
 
 import numpy as np
 
-from . import tensor_base as _tensor_base
 from .function import RELEASED, Function
 from .grad_mode import anomaly_state as _anomaly
 from .grad_mode import state as _state
@@ -33,6 +33,8 @@ __all__ = ["backward", "grad"]
 _ndarray = np.ndarray
 _heappush = heapq.heappush
 _heappop = heapq.heappop
+# Frames inside the package are the library's; anomaly mode points at the first frame outside.
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
@@ -58,7 +60,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     captured = _run(tensors, grads, retain_graph, create_graph, inputs)
     stored = set()
     for t, g in zip(inputs, captured):
-        if g is not None:
+        # A non-leaf input that retains its grad got it from its retain hook already.
+        if g is not None and not (t.grad_fn is not None and t.retains_grad):
             _accumulate_into_leaf(t, g, create_graph, stored)
 
 
@@ -205,7 +208,12 @@ def _check_anomaly(node, grads):
         if d.dtype.kind in "fc" and not np.all(np.isfinite(d)):
             where = ""
             if node._trace:
-                where = "\nThe operation was created at (most recent call last):\n" + "".join(
+                user = [f for f in node._trace if not f.filename.startswith(_PACKAGE_DIR)]
+                if user:
+                    f = user[-1]
+                    where = f"\nIt was created in your code at {f.filename}:{f.lineno}, in " \
+                            f"{f.name}: {f.line}"
+                where += "\nThe operation was created at (most recent call last):\n" + "".join(
                     traceback.format_list(node._trace[-8:]))
             bad = "NaN" if np.isnan(d).any() else "Inf"
             raise RuntimeError(
@@ -240,20 +248,25 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs):
     prev_mode = _state.enabled
     _state.enabled = create_graph
     anomaly = _anomaly.enabled
-    general = capture is not None or anomaly or create_graph
+    general = anomaly or create_graph
+    # With ``inputs``, the fast path serves the needed nodes whose own output gradient is not
+    # captured (those go through ``_pre_backward``): ``grad()`` and gradcheck run backward_np.
+    fast_nodes = None if capture is None else \
+        needed - {key[0] for key in capture if isinstance(key[0], Function)}
     try:
         while heap:
             node = _heappop(heap)[1]
             gout = buffers.pop(node)
             if not general and node.backward_np is not None and node._hooks_ is None \
-                    and type(gout) is _ndarray:
+                    and type(gout) is _ndarray and (fast_nodes is None or node in fast_nodes):
                 gin = node.backward_np(node, gout)  # fast path: arrays in, arrays out
                 if type(gin) is not tuple:
                     gin = (gin,)
             else:
                 gouts = _pre_backward(node, gout, capture, captured, create_graph)
-                gin = _call_backward(node, gouts, anomaly, create_graph) \
-                    if needed is None or node in needed else None
+                if needed is not None and node not in needed:
+                    continue  # not run, so its saved tensors stay for a later backward
+                gin = _call_backward(node, gouts, anomaly, create_graph)
             if not retain_graph and node._saved is not None:
                 node._saved = RELEASED
             if gin is None:
@@ -371,10 +384,16 @@ def _pre_backward(node, gout, capture, captured, create_graph):
         for k in range(len(gouts)):
             if gouts[k] is None:
                 continue
+            retain = None
             for hook in hooks.get(("tensor", k), ()):
+                if getattr(hook, "_retains", None) is not None:
+                    retain = hook  # runs last: .grad is the gradient after every hook
+                    continue
                 r = hook(gouts[k])
                 if r is not None:
                     gouts[k] = r
+            if retain is not None:
+                retain(gouts[k])
         for hook in hooks.get("pre", ()):
             r = hook(tuple(gouts))
             if r is not None:

@@ -31,6 +31,7 @@ definition (used for ``create_graph=True``), and the op tests gradcheck both pat
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import traceback
 
@@ -374,9 +375,11 @@ def _inplace_message(node, index, array, v0, v1, output=False) -> str:
 def once_differentiable(backward):
     """Decorator for a ``backward`` that is not itself differentiable (it may use raw arrays).
 
-    Use it under ``@staticmethod`` as in PyTorch. With ``create_graph=True``, differentiating
-    through such a backward raises a clear error instead of silently returning zero.
+    Use it under ``@staticmethod`` as in PyTorch. With ``create_graph=True``, the gradients it
+    returns are connected to the node's inputs and to the incoming gradients through a node
+    that raises a clear error when differentiated, instead of silently giving zero.
     """
+    @functools.wraps(backward)
     def wrapper(ctx, *grad_outputs):
         prev = _state.enabled
         _state.enabled = False
@@ -384,27 +387,40 @@ def once_differentiable(backward):
             out = backward(ctx, *grad_outputs)
         finally:
             _state.enabled = prev
-        live = [g for g in grad_outputs if isinstance(g, TensorBase) and g.requires_grad]
-        if not (prev and live):
+        if not prev:  # the backward pass is not recorded
+            return out
+        # What the true gradient depends on: the incoming gradients and the node's inputs.
+        sources = [g for g in grad_outputs if isinstance(g, TensorBase) and g.requires_grad]
+        sources += [_edge_tensor(edge) for edge in ctx._next if edge is not None]
+        if not sources:
             return out
         outs = out if isinstance(out, tuple) else (out,)
-        wrapped = tuple(_OnceDifferentiable.apply(ctx.label, o, *live) if o is not None else None
-                        for o in outs)
+        wrapped = tuple(_OnceDifferentiable.apply(ctx.label, o, *sources) if o is not None
+                        else None for o in outs)
         return wrapped if isinstance(out, tuple) else wrapped[0]
 
-    wrapper.__wrapped__ = backward
     return wrapper
+
+
+def _edge_tensor(edge):
+    """A tensor standing for the input at the end of ``edge`` (the leaf itself, or a stand-in
+    output of its producing node), so that a new node can point to it."""
+    target, output_nr, shape, dtype = edge
+    if isinstance(target, TensorBase):
+        return target
+    return new_tensor(np.broadcast_to(np.zeros((), dtype), shape), True, target, output_nr)
 
 
 class _OnceDifferentiable(Function):
     """Carries a once-differentiable gradient; raises if differentiated again."""
 
     @staticmethod
-    def forward(ctx, label, value, *grad_outputs):
+    def forward(ctx, label, value, *sources):
         ctx.op = label
-        return value.data
+        return value.data if isinstance(value, TensorBase) else np.asarray(value)
 
     @staticmethod
     def backward(ctx, grad):
-        raise RuntimeError(f"{ctx.op}: its backward is marked @once_differentiable, so it cannot "
-                           f"be differentiated again (create_graph=True)")
+        raise RuntimeError(f"{ctx.op}: trying to differentiate twice a function whose backward "
+                           f"is marked @once_differentiable (it cannot be differentiated again "
+                           f"with create_graph=True)")

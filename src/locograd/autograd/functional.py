@@ -128,7 +128,8 @@ def jacobian(func, inputs, create_graph: bool = False, strict: bool = False,
                 gs = _grads((o,), ins, (new_tensor(e),), create_graph, strict, "jacobian")
             else:
                 if strict:
-                    raise RuntimeError("jacobian: an output does not depend on the inputs")
+                    raise RuntimeError("jacobian: an output does not depend on the inputs "
+                                       "(strict=True)")
                 gs = tuple(_zeros_for(t) for t in ins)
             for k, g in enumerate(gs):
                 rows[k].append(g)

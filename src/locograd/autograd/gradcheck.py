@@ -44,19 +44,17 @@ def _diff_inputs(inputs, where):
 
 def _numerical_jacobian(fn, inputs, i, out_sizes, eps):
     """J[out][:, j] for every element j of input i, by central differences."""
-    x = inputs[i].data
-    flat = x.reshape(-1)  # a view for contiguous inputs: perturb in place, restore after
-    if not np.shares_memory(flat, x):
-        raise ValueError("gradcheck: inputs must be contiguous")
+    x = inputs[i].data  # perturbed in place (any strides), restored after
     cols = [np.zeros((n, x.size)) for n in out_sizes]
     # Grad mode stays on: fn may itself differentiate (gradgradcheck's first-order function).
     for j in range(x.size):
-        orig = flat[j]
-        flat[j] = orig + eps
+        at = np.unravel_index(j, x.shape)  # column j is element j in C order
+        orig = x[at]
+        x[at] = orig + eps
         plus = [o.data.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
-        flat[j] = orig - eps
+        x[at] = orig - eps
         minus = [o.data.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
-        flat[j] = orig
+        x[at] = orig
         for k, (p, m) in enumerate(zip(plus, minus)):
             if k < len(cols):
                 cols[k][:, j] = (p - m) / (2 * eps)
@@ -162,10 +160,12 @@ def _fast_check(fn, inputs, outputs, diff_idx, eps, atol, rtol, raise_exception,
         saved = {i: inputs[i].data.copy() for i in diff_idx}
         for i in diff_idx:
             inputs[i].data[...] = saved[i] + eps * us[i]
-        plus = _outputs(fn, inputs)[k].data
+        # Copies: an output may alias an input's array (an identity-like gradient is the
+        # incoming gradient itself), which the next perturbation overwrites.
+        plus = np.array(_outputs(fn, inputs)[k].data, dtype=np.float64)
         for i in diff_idx:
             inputs[i].data[...] = saved[i] - eps * us[i]
-        minus = _outputs(fn, inputs)[k].data
+        minus = np.array(_outputs(fn, inputs)[k].data, dtype=np.float64)
         for i in diff_idx:
             inputs[i].data[...] = saved[i]
         numerical = float((((plus - minus) / (2 * eps)) * v).sum())

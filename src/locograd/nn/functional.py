@@ -3,8 +3,9 @@
 Everything here is a locograd op (see ``locograd.ops``); this module gathers them under the
 names PyTorch users know.
 """
-from ..ops import (clamp, gather, linear, log_softmax, logsumexp, one_hot, pad, relu, sigmoid,
-                   softmax, softplus, tanh)
+from .. import ops
+from ..ops import (clamp, gather, linear, log_softmax, logsumexp, one_hot, pad, sigmoid, softmax,
+                   softplus, tanh)
 from ..ops.activation import *  # noqa: F401,F403
 from ..ops.activation import __all__ as _act
 from ..ops.conv import *  # noqa: F401,F403
@@ -13,4 +14,27 @@ from ..ops.loss import *  # noqa: F401,F403
 from ..ops.loss import __all__ as _loss
 
 __all__ = ["clamp", "gather", "linear", "log_softmax", "logsumexp", "one_hot", "pad", "relu",
-           "sigmoid", "softmax", "softplus", "tanh"] + list(_act) + list(_conv) + list(_loss)
+           "sigmoid", "softmax", "softplus", "tanh", "normalize"] + list(_act) + list(_conv) \
+    + list(_loss)
+
+
+def relu(input, inplace: bool = False):
+    """``max(x, 0)`` (``inplace`` is accepted for compatibility; computed out of place).
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.nn.functional.relu(lg.tensor([-1.0, 2.0])).tolist()
+        [0.0, 2.0]
+    """
+    return ops.relu(input)
+
+
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
+    """``x / max(||x||_p, eps)`` along ``dim`` (unit vectors; zero vectors stay zero).
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.nn.functional.normalize(lg.tensor([[3.0, 4.0]])).tolist()
+        [[0.6000000238418579, 0.800000011920929]]
+    """
+    return input / clamp(ops.norm(input, p, dim, keepdim=True), min=eps)

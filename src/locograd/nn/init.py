@@ -20,7 +20,7 @@ from ..backend import rng
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "eye_",
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
-           "orthogonal_", "trunc_normal_", "sparse_"]
+           "orthogonal_", "trunc_normal_", "sparse_", "dirac_"]
 
 _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "sigmoid", "identity")
@@ -175,3 +175,27 @@ def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None):
     for c in range(cols):
         out[g.permutation(rows)[:n_zero], c] = 0
     return _fill(tensor, out)
+
+
+def dirac_(tensor, groups: int = 1):
+    """Fill a 3-, 4- or 5-D convolution weight with the Dirac delta: each output channel copies
+    one input channel (per group), so the convolution starts as the identity.
+
+    Example:
+        >>> import locograd as lg
+        >>> w = dirac_(lg.empty(2, 2, 3))
+        >>> w[:, :, 1].tolist()
+        [[1.0, 0.0], [0.0, 1.0]]
+    """
+    shape = tensor.data.shape
+    if len(shape) not in (3, 4, 5):
+        raise ValueError(f"dirac_: only 3-, 4- and 5-D tensors are supported, got shape {shape}")
+    if groups < 1 or shape[0] % groups:
+        raise ValueError(f"dirac_: dim 0 ({shape[0]}) must be divisible by groups ({groups})")
+    out_per_group = shape[0] // groups
+    values = np.zeros(shape)
+    centre = tuple(s // 2 for s in shape[2:])
+    for g in range(groups):
+        for d in range(min(out_per_group, shape[1])):
+            values[(g * out_per_group + d, d) + centre] = 1
+    return _fill(tensor, values)

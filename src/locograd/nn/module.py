@@ -13,10 +13,10 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..autograd.function import Function
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor_base import RemovableHandle, TensorBase, new_tensor
 from ..backend import as_dtype
+from ._hooks import BackwardHookState
 from .parameter import Parameter
 
 __all__ = ["Module", "IncompatibleKeys"]
@@ -53,6 +53,7 @@ class Module:
         setattr_(self, "_modules", OrderedDict())
         setattr_(self, "_forward_pre_hooks", OrderedDict())
         setattr_(self, "_forward_hooks", OrderedDict())
+        setattr_(self, "_hooks_with_kwargs", set())
         setattr_(self, "_backward_hooks", OrderedDict())
         setattr_(self, "_backward_pre_hooks", OrderedDict())
 
@@ -229,8 +230,9 @@ class Module:
         """Set training mode (dropout active, batch norm uses batch statistics) recursively."""
         if not isinstance(mode, bool):
             raise TypeError(f"train: mode must be a bool, got {type(mode).__name__}")
-        for m in self.modules():
-            object.__setattr__(m, "training", mode)
+        object.__setattr__(self, "training", mode)
+        for m in self.children():  # through train(), so that subclasses may override it
+            m.train(mode)
         return self
 
     def eval(self) -> "Module":
@@ -259,10 +261,26 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype=None, *args, **kwargs) -> "Module":
-        """Convert floating-point parameters and buffers to ``dtype`` in place (``'cpu'`` is a
-        no-op device argument)."""
-        if dtype is None or isinstance(dtype, str) and dtype == "cpu":
+    def to(self, *args, dtype=None, device=None, **kwargs) -> "Module":
+        """Convert floating-point parameters and buffers to a float dtype, in place.
+
+        Accepts PyTorch's forms ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` and
+        ``to(dtype=...)``; the only device is ``'cpu'`` (a no-op).
+
+        Example:
+            >>> import locograd as lg
+            >>> lg.nn.Linear(2, 2).to(lg.float64).weight.dtype
+            dtype('float64')
+        """
+        for a in (device,) + args:
+            if a is None or isinstance(a, str) and a == "cpu":
+                continue
+            if isinstance(a, str) and a.split(":")[0] in ("cuda", "mps", "xpu", "meta"):
+                raise RuntimeError(f"Module.to: locograd runs on the CPU only, got device {a!r}")
+            if dtype is not None:
+                raise TypeError(f"Module.to: got two dtypes ({dtype!r} and {a!r})")
+            dtype = a
+        if dtype is None:
             return self
         d = as_dtype(dtype)
         if d.kind != "f":
@@ -281,6 +299,9 @@ class Module:
 
     def double(self) -> "Module":
         return self.to(np.float64)
+
+    def half(self) -> "Module":
+        return self.to(np.float16)
 
     def cpu(self) -> "Module":
         return self
@@ -378,41 +399,79 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ hooks and calling
-    def register_forward_pre_hook(self, hook) -> RemovableHandle:
-        """``hook(module, args) -> None | new args`` before every ``forward``."""
-        return _add_hook(self._forward_pre_hooks, hook)
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args) -> None | new args`` before every ``forward``.
 
-    def register_forward_hook(self, hook) -> RemovableHandle:
-        """``hook(module, args, output) -> None | new output`` after every ``forward``."""
-        return _add_hook(self._forward_hooks, hook)
-
-    def register_full_backward_hook(self, hook) -> RemovableHandle:
-        """``hook(module, grad_input, grad_output) -> None | new grad_input``.
-
-        Called once the gradients with respect to the module's inputs are computed (with
-        ``grad_input`` of ``None`` entries for inputs that do not require grad).
+        With ``with_kwargs=True`` the hook is ``hook(module, args, kwargs) -> None |
+        (new_args, new_kwargs)``. ``prepend=True`` runs it before the hooks already registered.
         """
-        return _add_hook(self._backward_hooks, hook)
+        return _add_hook(self, self._forward_pre_hooks, hook, prepend, with_kwargs)
 
-    def register_full_backward_pre_hook(self, hook) -> RemovableHandle:
-        """``hook(module, grad_output) -> None | new grad_output``, before the module's backward."""
-        return _add_hook(self._backward_pre_hooks, hook)
+    def register_forward_hook(self, hook, *, prepend: bool = False,
+                              with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output) -> None | new output`` after every ``forward``.
+
+        With ``with_kwargs=True`` the hook is ``hook(module, args, kwargs, output)``.
+
+        Example:
+            >>> import locograd as lg
+            >>> fc, seen = lg.nn.Linear(3, 2), []
+            >>> handle = fc.register_forward_hook(lambda m, args, out: seen.append(out.shape))
+            >>> _ = fc(lg.ones(4, 3)); handle.remove(); _ = fc(lg.ones(1, 3))
+            >>> seen
+            [(4, 2)]
+        """
+        return _add_hook(self, self._forward_hooks, hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook, *, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output) -> None | new grad_input`` in backward.
+
+        ``grad_output`` holds the gradients with respect to the module's outputs and
+        ``grad_input`` those with respect to its positional tensor inputs (``None`` for an input
+        that does not require grad); the hook runs once both are known, once per call of the
+        module in the graph. It may return replacements for ``grad_input``.
+
+        Example:
+            >>> import locograd as lg
+            >>> fc, grads = lg.nn.Linear(3, 2), []
+            >>> _ = fc.register_full_backward_hook(lambda m, gi, go: grads.append(go[0].shape))
+            >>> fc(lg.ones(4, 3, requires_grad=True)).sum().backward()
+            >>> grads
+            [(4, 2)]
+        """
+        return _add_hook(self, self._backward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook, *, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_output) -> None | new grad_output`` before the gradients
+        with respect to the module's inputs are computed."""
+        return _add_hook(self, self._backward_pre_hooks, hook, prepend)
 
     def __call__(self, *args, **kwargs):
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
                 or self._backward_pre_hooks):
             return self.forward(*args, **kwargs)
-        for hook in list(self._forward_pre_hooks.values()):
-            r = hook(self, args)
-            if r is not None:
-                args = r if isinstance(r, tuple) else (r,)
+        with_kwargs = self._hooks_with_kwargs
+        for key, hook in list(self._forward_pre_hooks.items()):
+            if key in with_kwargs:
+                r = hook(self, args, kwargs)
+                if r is not None:
+                    if not (isinstance(r, tuple) and len(r) == 2):
+                        raise RuntimeError(f"forward pre-hook of {type(self).__name__} registered "
+                                           f"with_kwargs=True must return None or (args, kwargs)")
+                    args, kwargs = r
+                    args = args if isinstance(args, tuple) else (args,)
+            else:
+                r = hook(self, args)
+                if r is not None:
+                    args = r if isinstance(r, tuple) else (r,)
         state = None
         if (self._backward_hooks or self._backward_pre_hooks) and _grad_state.enabled:
-            state = _BackwardHookState(self, args)
+            state = BackwardHookState(self)
             args = state.wrap_inputs(args)
         out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            r = hook(self, args, out)
+        for key, hook in list(self._forward_hooks.items()):
+            r = hook(self, args, kwargs, out) if key in with_kwargs else hook(self, args, out)
             if r is not None:
                 out = r
         if state is not None:
@@ -444,13 +503,22 @@ class Module:
 _hook_ids = itertools.count()
 
 
-def _add_hook(store: OrderedDict, hook) -> RemovableHandle:
+def _add_hook(module: Module, store: OrderedDict, hook, prepend: bool = False,
+              with_kwargs: bool = False) -> RemovableHandle:
+    if not callable(hook):
+        raise TypeError(f"hook must be callable, got {type(hook).__name__}")
     key = next(_hook_ids)
     store[key] = hook
+    if prepend:
+        store.move_to_end(key, last=False)
+    if with_kwargs:
+        module._hooks_with_kwargs.add(key)
     return _DictHandle(store, key)
 
 
 class _DictHandle(RemovableHandle):
+    """Removes a hook from a module's ordered hook dict (by its unique key)."""
+
     __slots__ = ()
 
     def remove(self) -> None:
@@ -465,98 +533,3 @@ def _check_name(module, name: str) -> None:
     if hasattr(type(module), name) and name not in module._parameters \
             and name not in module._buffers and name not in module._modules:
         raise KeyError(f"attribute '{name}' already exists on {type(module).__name__}")
-
-
-class _BackwardHookState:
-    """Wires a module's full backward hooks around one call (as PyTorch's BackwardHook).
-
-    Tensor inputs and outputs pass through identity nodes: the output node sees the gradients
-    with respect to the outputs, the input node those with respect to the inputs; the user's
-    hooks run when the latter are known.
-    """
-
-    def __init__(self, module: Module, args):
-        self.module = module
-        self.n_inputs = 0
-        self.input_mask = []
-        self.grad_output = None
-
-    def wrap_inputs(self, args):
-        mask = [isinstance(a, TensorBase) and a.requires_grad for a in args]
-        self.input_mask = mask
-        live = [a for a, m in zip(args, mask) if m]
-        self.n_inputs = len(args)
-        if not live:
-            return args
-        wrapped = _Identity.apply(self._on_input_grads, *live)
-        if not isinstance(wrapped, tuple):
-            wrapped = (wrapped,)
-        it = iter(wrapped)
-        return tuple(next(it) if m else a for a, m in zip(args, mask))
-
-    def wrap_outputs(self, out):
-        single = isinstance(out, TensorBase)
-        outs = (out,) if single else tuple(out) if isinstance(out, (tuple, list)) else None
-        if outs is None:
-            return out
-        live_idx = [i for i, o in enumerate(outs) if isinstance(o, TensorBase) and o.requires_grad]
-        if not live_idx:
-            return out
-        wrapped = _Identity.apply(self._on_output_grads, *[outs[i] for i in live_idx])
-        if not isinstance(wrapped, tuple):
-            wrapped = (wrapped,)
-        new = list(outs)
-        for i, w in zip(live_idx, wrapped):
-            new[i] = w
-        self.out_len = len(outs)
-        self.live_idx = live_idx
-        if single:
-            return new[0]
-        return type(out)(new) if isinstance(out, tuple) and type(out) is tuple else \
-            (type(out)(*new) if isinstance(out, tuple) else new)
-
-    def _on_output_grads(self, grads):
-        full = [None] * self.out_len
-        for i, g in zip(self.live_idx, grads):
-            full[i] = g
-        grad_output = tuple(full)
-        for hook in list(self.module._backward_pre_hooks.values()):
-            r = hook(self.module, grad_output)
-            if r is not None:
-                grad_output = tuple(r)
-                grads = tuple(grad_output[i] for i in self.live_idx)
-        self.grad_output = grad_output
-        if not any(self.input_mask):  # no input needs a gradient: call the hooks now
-            grad_input = (None,) * self.n_inputs
-            for hook in list(self.module._backward_hooks.values()):
-                hook(self.module, grad_input, grad_output)
-        return grads
-
-    def _on_input_grads(self, grads):
-        it = iter(grads)
-        grad_input = tuple(next(it) if m else None for m in self.input_mask)
-        for hook in list(self.module._backward_hooks.values()):
-            r = hook(self.module, grad_input, self.grad_output)
-            if r is not None:
-                if len(r) != len(grad_input):
-                    raise RuntimeError(f"backward hook of {type(self.module).__name__} returned "
-                                       f"{len(r)} gradients, expected {len(grad_input)}")
-                grad_input = tuple(r)
-        return tuple(g for g, m in zip(grad_input, self.input_mask) if m)
-
-
-class _Identity(Function):
-    """Identity on several tensors; its backward passes the gradients through ``callback``."""
-
-    label = "BackwardHook"
-
-    @staticmethod
-    def forward(ctx, callback, *tensors):
-        ctx.callback = callback
-        out = tuple(t.data for t in tensors)
-        return out if len(out) > 1 else out[0]
-
-    @staticmethod
-    def backward(ctx, *grads):
-        new = ctx.callback(tuple(grads))
-        return (None,) + tuple(new)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.tensor_base import TensorBase
-from ..backend import _CATEGORY, _dtype_state
+from ..backend import _CATEGORY, _dtype_state, promote_types
 
 _ndarray = np.ndarray
 _SCALARS = (float, int, bool)
@@ -90,6 +90,29 @@ def _binary_operands(a, b, name: str):
         return x, y
     raise TypeError(f"{name}: at least one operand must be a tensor, got "
                     f"{type(a).__name__} and {type(b).__name__}")
+
+
+def broadcast_error(name: str, *operands) -> ValueError:
+    """The error for operands whose shapes do not broadcast, naming the op, shapes and dtypes."""
+    parts = ", ".join(f"{tuple(np.shape(o))} ({np.asarray(o).dtype})" for o in operands)
+    return ValueError(f"{name}: the shapes of the operands cannot be broadcast together: {parts}")
+
+
+def common_dtype(arrays) -> np.dtype:
+    """The dtype several tensors combine to (``cat``, ``stack``): the highest category wins
+    with its own dtype, the wider within a category (int64 and float32 give float32)."""
+    result = arrays[0].dtype
+    for a in arrays[1:]:
+        if a.dtype != result:
+            result = promote_types(result, a.dtype)
+    return result
+
+
+def same_dtype_arrays(tensors, name: str) -> list:
+    """The arrays of ``tensors`` converted to their ``common_dtype`` (no copy when equal)."""
+    arrays = [to_array(t, name) for t in tensors]
+    dtype = common_dtype(arrays)
+    return [a if a.dtype == dtype else a.astype(dtype) for a in arrays]
 
 
 def float_input(x, name: str) -> np.ndarray:

@@ -1,4 +1,6 @@
-"""Elementwise operations: arithmetic, transcendental functions, activations, comparisons.
+"""Elementwise operations: arithmetic with broadcasting, abs/relu/softplus, clamp, max/min,
+where, remainder, casts. The unary math functions (exp, log, tanh...) live in ``unary`` and the
+gradient-free ones (comparisons, rounding) in ``comparison``; both are re-exported here.
 
 Each op is a ``Function`` whose forward works on NumPy arrays and whose backward is written in
 locograd tensor ops (so it can be differentiated again), followed by its public function.
@@ -11,15 +13,21 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..autograd.tensor_base import TensorBase, new_tensor
-from ._common import binary_operands, float_input, operand, to_array
+from ..backend import _dtype_state
+from ._common import binary_operands, broadcast_error, float_input, operand, to_array
+from .comparison import *  # noqa: F401,F403  (re-exported)
+from .comparison import __all__ as _comparison_all
+from .unary import *  # noqa: F401,F403  (re-exported)
+from .unary import __all__ as _unary_all
+from .unary import log, sigmoid
 
 __all__ = [
-    "Add", "Sub", "Mul", "Div", "Neg", "Pow", "Cast", "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt",
-    "abs", "sign", "sin", "cos", "tanh", "sigmoid", "relu", "softplus", "clamp", "maximum",
-    "minimum", "where", "square", "reciprocal", "floor_divide", "remainder", "eq", "ne", "lt",
-    "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not", "isnan",
-    "isinf", "isfinite", "floor", "ceil", "round", "trunc",
-]
+    "Add", "Sub", "Mul", "Div", "Neg", "Pow", "Cast", "add", "sub", "mul", "div", "neg", "pow",
+    "square", "reciprocal", "abs", "sign", "relu", "softplus", "clamp", "clamp_min",
+    "clamp_max", "clip", "maximum", "minimum", "where", "remainder", "fmod", "logaddexp",
+    "exp2", "lerp", "addcmul", "addcdiv", "multiply", "divide", "true_divide", "subtract",
+    "negative", "absolute",
+] + list(_unary_all) + list(_comparison_all)
 
 
 # ------------------------------------------------------------------------------ arithmetic
@@ -30,7 +38,10 @@ class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
         x, y = binary_operands(a, b, "add")
-        return np.add(x, y)
+        try:
+            return np.add(x, y)
+        except ValueError:
+            raise broadcast_error("add", x, y) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -47,7 +58,10 @@ class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
         x, y = binary_operands(a, b, "sub")
-        return np.subtract(x, y)
+        try:
+            return np.subtract(x, y)
+        except ValueError:
+            raise broadcast_error("sub", x, y) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -70,7 +84,10 @@ class Mul(Function):
         ctx.save_for_backward(a if need[1] else None, b if need[0] and b_tensor else None)
         if need[0] and not b_tensor:
             ctx.b_const = y
-        return np.multiply(x, y)
+        try:
+            return np.multiply(x, y)
+        except ValueError:
+            raise broadcast_error("mul", x, y) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -97,10 +114,14 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         x, y = binary_operands(a, b, "div")
-        if type(x) is np.ndarray and x.dtype.kind in "biu" and \
+        if (type(x) is not np.ndarray or x.dtype.kind in "biu") and type(x) is not float and \
                 (type(y) is not np.ndarray or y.dtype.kind in "biu") and type(y) is not float:
-            x = float_input(x, "div")  # true division of integers gives the default float dtype
-        out = np.true_divide(x, y)
+            # True division of integers gives the default float dtype (NumPy: float64).
+            x, y = _as_default_float(x), _as_default_float(y)
+        try:
+            out = np.true_divide(x, y)
+        except ValueError:
+            raise broadcast_error("div", x, y) from None
         need = ctx.needs_input_grad
         b_tensor = isinstance(b, TensorBase)
         ctx.save_for_backward(b if b_tensor else None, out if need[1] else None)
@@ -127,6 +148,10 @@ class Div(Function):
         return (grad / b if need[0] else None, -grad * out / b if need[1] else None)
 
 
+def _as_default_float(v):
+    return v.astype(_dtype_state.default_float) if type(v) is np.ndarray else float(v)
+
+
 class Neg(Function):
     label = "Neg"
 
@@ -151,7 +176,10 @@ class Pow(Function):
         x, y = binary_operands(a, b, "pow")
         if type(y) is int and y < 0 and type(x) is np.ndarray and x.dtype.kind in "biu":
             x = float_input(x, "pow")  # integer tensor to a negative power: float, as PyTorch
-        out = np.power(x, y)
+        try:
+            out = np.power(x, y)
+        except ValueError:
+            raise broadcast_error("pow", x, y) from None
         need = ctx.needs_input_grad
         ctx.save_for_backward(a if isinstance(a, TensorBase) else None,
                               b if isinstance(b, TensorBase) else None,
@@ -189,115 +217,6 @@ class Pow(Function):
         return ga, gb
 
 
-class Exp(Function):
-    label = "Exp"
-
-    @staticmethod
-    def forward(ctx, a):
-        out = np.exp(float_input(a, "exp"))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * out
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        (out,) = ctx.saved_arrays
-        return grad * out
-
-
-class Expm1(Function):
-    label = "Expm1"
-
-    @staticmethod
-    def forward(ctx, a):
-        out = np.expm1(float_input(a, "expm1"))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * (out + 1.0)
-
-
-class Log(Function):
-    label = "Log"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(float_input(a, "log"))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad / a
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        (a,) = ctx.saved_arrays
-        return grad / a
-
-
-class Log1p(Function):
-    label = "Log1p"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log1p(float_input(a, "log1p"))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad / (a + 1.0)
-
-
-class Sqrt(Function):
-    label = "Sqrt"
-
-    @staticmethod
-    def forward(ctx, a):
-        with np.errstate(invalid="ignore"):
-            out = np.sqrt(float_input(a, "sqrt"))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        with np.errstate(divide="ignore"):
-            return grad / (out * 2.0)
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        (out,) = ctx.saved_arrays
-        with np.errstate(divide="ignore"):
-            return grad / (out * 2.0)
-
-
-class Rsqrt(Function):
-    label = "Rsqrt"
-
-    @staticmethod
-    def forward(ctx, a):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = 1.0 / np.sqrt(float_input(a, "rsqrt"))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * out * out * out * -0.5
-
-
 class Abs(Function):
     label = "Abs"
 
@@ -310,117 +229,6 @@ class Abs(Function):
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
         return grad * sign(a)
-
-
-class Sin(Function):
-    label = "Sin"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.sin(float_input(a, "sin"))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * cos(a)
-
-
-class Cos(Function):
-    label = "Cos"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.cos(float_input(a, "cos"))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return -grad * sin(a)
-
-
-class Tanh(Function):
-    label = "Tanh"
-
-    @staticmethod
-    def forward(ctx, a):
-        out = np.tanh(float_input(a, "tanh"))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return TanhGrad.apply(out, grad)
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        (out,) = ctx.saved_arrays
-        return grad * (1.0 - out * out)
-
-
-class TanhGrad(Function):
-    """``grad * (1 - y^2)`` in one NumPy pass (the backward of tanh), itself differentiable."""
-
-    label = "TanhGrad"
-
-    @staticmethod
-    def forward(ctx, y, grad):
-        ctx.save_for_backward(y, grad)
-        yd = y.data
-        return grad.data * (1.0 - yd * yd)
-
-    @staticmethod
-    def backward(ctx, gg):
-        y, grad = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        gy = gg * grad * y * -2.0 if need[0] else None
-        ggrad = TanhGrad.apply(y, gg) if need[1] else None
-        return gy, ggrad
-
-
-class Sigmoid(Function):
-    label = "Sigmoid"
-
-    @staticmethod
-    def forward(ctx, a):
-        x = float_input(a, "sigmoid")
-        # Two-sided form: exp never overflows (exp(-|x|) <= 1).
-        e = np.exp(-np.abs(x))
-        out = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return SigmoidGrad.apply(out, grad)
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        (out,) = ctx.saved_arrays
-        return grad * out * (1.0 - out)
-
-
-class SigmoidGrad(Function):
-    """``grad * y * (1 - y)`` in one NumPy pass (the backward of sigmoid), itself differentiable."""
-
-    label = "SigmoidGrad"
-
-    @staticmethod
-    def forward(ctx, y, grad):
-        ctx.save_for_backward(y, grad)
-        yd = y.data
-        return grad.data * yd * (1.0 - yd)
-
-    @staticmethod
-    def backward(ctx, gg):
-        y, grad = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        gy = gg * grad * (1.0 - y * 2.0) if need[0] else None
-        ggrad = SigmoidGrad.apply(y, gg) if need[1] else None
-        return gy, ggrad
 
 
 class Relu(Function):
@@ -471,6 +279,8 @@ class Clamp(Function):
     @staticmethod
     def forward(ctx, a, lo, hi):
         x = a.data
+        if x.dtype.kind in "biu" and (type(lo) is float or type(hi) is float):
+            x = float_input(x, "clamp")  # an integer tensor clamped to float bounds: float32
         ctx.save_for_backward(a)
         ctx.lo, ctx.hi = lo, hi
         if lo is not None and hi is not None:
@@ -499,14 +309,17 @@ class Maximum(Function):
     @staticmethod
     def forward(ctx, a, b):
         x, y = binary_operands(a, b, "maximum")
-        out = np.maximum(x, y)
+        try:
+            out = np.maximum(x, y)
+        except ValueError:
+            raise broadcast_error("maximum", x, y) from None
         ctx.mask = _tie_mask(x > y, x == y, out.dtype)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        m = ctx.mask
-        return grad * m, grad * (1.0 - m)
+        m, need = ctx.mask, ctx.needs_input_grad
+        return (grad * m if need[0] else None), (grad * (1.0 - m) if need[1] else None)
 
 
 class Minimum(Function):
@@ -515,14 +328,17 @@ class Minimum(Function):
     @staticmethod
     def forward(ctx, a, b):
         x, y = binary_operands(a, b, "minimum")
-        out = np.minimum(x, y)
+        try:
+            out = np.minimum(x, y)
+        except ValueError:
+            raise broadcast_error("minimum", x, y) from None
         ctx.mask = _tie_mask(x < y, x == y, out.dtype)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        m = ctx.mask
-        return grad * m, grad * (1.0 - m)
+        m, need = ctx.mask, ctx.needs_input_grad
+        return (grad * m if need[0] else None), (grad * (1.0 - m) if need[1] else None)
 
 
 def _tie_mask(wins, ties, dtype):
@@ -545,7 +361,10 @@ class Where(Function):
                                                     isinstance(b, TensorBase)) \
             else (to_array(a), to_array(b))
         ctx.cond = c
-        return np.where(c, x, y)
+        try:
+            return np.where(c, x, y)
+        except ValueError:
+            raise broadcast_error("where", c, x, y) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -577,6 +396,62 @@ class Cast(Function):
         if ctx.in_dtype.kind not in "fc":
             return None, None
         return grad.astype(ctx.in_dtype), None
+
+
+class Remainder(Function):
+    """``remainder`` (the sign of the divisor, as Python's ``%``) or ``fmod`` (``truncate``:
+    the sign of the dividend). The quotient is piecewise constant, so the gradient is 1 for the
+    dividend and ``-quotient`` for the divisor (as PyTorch)."""
+
+    label = "Remainder"
+
+    @staticmethod
+    def forward(ctx, a, b, truncate):
+        name = "fmod" if truncate else "remainder"
+        x, y = binary_operands(a, b, name)
+        try:
+            out = np.fmod(x, y) if truncate else np.remainder(x, y)
+        except ValueError:
+            raise broadcast_error(name, x, y) from None
+        if ctx.needs_input_grad[1]:
+            ctx.quotient = np.trunc(np.true_divide(x, y)) if truncate else np.floor_divide(x, y)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        need = ctx.needs_input_grad
+        return (grad if need[0] else None), (grad * -ctx.quotient if need[1] else None), None
+
+
+class LogAddExp(Function):
+    """``log(exp(a) + exp(b))`` without overflow; the gradients are sigmoid(a - b) and
+    sigmoid(b - a)."""
+
+    label = "LogAddExp"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        x, y = binary_operands(a, b, "logaddexp")
+        ctx.save_for_backward(a if isinstance(a, TensorBase) else None,
+                              b if isinstance(b, TensorBase) else None)
+        ctx.constants = (x, y)  # used for an operand that is not a tensor
+        if type(x) is np.ndarray:
+            x = float_input(x, "logaddexp")
+        if type(y) is np.ndarray:
+            y = float_input(y, "logaddexp")
+        try:
+            return np.logaddexp(x, y)
+        except ValueError:
+            raise broadcast_error("logaddexp", x, y) from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        a = ctx.constants[0] if a is None else a
+        b = ctx.constants[1] if b is None else b
+        need = ctx.needs_input_grad
+        return (grad * sigmoid(a - b) if need[0] else None,
+                grad * sigmoid(b - a) if need[1] else None)
 
 
 # ------------------------------------------------------------------------------ public API
@@ -635,35 +510,6 @@ def reciprocal(a):
     return Div.apply(1.0, a)
 
 
-def exp(a):
-    """Elementwise e**x."""
-    return Exp.apply(a)
-
-
-def expm1(a):
-    """``exp(x) - 1``, accurate for small x."""
-    return Expm1.apply(a)
-
-
-def log(a):
-    """Natural logarithm (``-inf`` at 0, ``nan`` below, as NumPy/PyTorch)."""
-    return Log.apply(a)
-
-
-def log1p(a):
-    """``log(1 + x)``, accurate for small x."""
-    return Log1p.apply(a)
-
-
-def sqrt(a):
-    return Sqrt.apply(a)
-
-
-def rsqrt(a):
-    """``1 / sqrt(x)``."""
-    return Rsqrt.apply(a)
-
-
 def abs(a):
     """Absolute value; its gradient at 0 is 0."""
     return Abs.apply(a)
@@ -672,23 +518,6 @@ def abs(a):
 def sign(a):
     """-1, 0 or 1 (no gradient: it is zero almost everywhere)."""
     return new_tensor(np.sign(to_array(a, "sign")))
-
-
-def sin(a):
-    return Sin.apply(a)
-
-
-def cos(a):
-    return Cos.apply(a)
-
-
-def tanh(a):
-    return Tanh.apply(a)
-
-
-def sigmoid(a):
-    """Logistic function ``1 / (1 + exp(-x))``, computed without overflow."""
-    return Sigmoid.apply(a)
 
 
 def relu(a):
@@ -723,47 +552,55 @@ def where(condition, a, b):
     return Where.apply(condition, a, b)
 
 
-# ------------------------------------------------------------------------------ no gradient
-
-def _nograd_binary(ufunc, name):
-    def op(a, b):
-        x, y = binary_operands(a, b, name)
-        return new_tensor(np.asarray(ufunc(x, y)))
-    op.__name__ = name
-    op.__doc__ = f"Elementwise ``{name}``; returns a tensor without gradient."
-    return op
+def remainder(a, b):
+    """``a - b * floor(a / b)``: the result has the sign of ``b`` (Python's ``%``)."""
+    return Remainder.apply(a, b, False)
 
 
-eq = _nograd_binary(np.equal, "eq")
-ne = _nograd_binary(np.not_equal, "ne")
-lt = _nograd_binary(np.less, "lt")
-le = _nograd_binary(np.less_equal, "le")
-gt = _nograd_binary(np.greater, "gt")
-ge = _nograd_binary(np.greater_equal, "ge")
-floor_divide = _nograd_binary(np.floor_divide, "floor_divide")
-remainder = _nograd_binary(np.remainder, "remainder")
-logical_and = _nograd_binary(np.logical_and, "logical_and")
-logical_or = _nograd_binary(np.logical_or, "logical_or")
-logical_xor = _nograd_binary(np.logical_xor, "logical_xor")
+def fmod(a, b):
+    """``a - b * trunc(a / b)``: the result has the sign of ``a`` (C's ``fmod``)."""
+    return Remainder.apply(a, b, True)
 
 
-def _nograd_unary(ufunc, name):
-    def op(a):
-        return new_tensor(np.asarray(ufunc(to_array(a, name))))
-    op.__name__ = name
-    op.__doc__ = f"Elementwise ``{name}``; returns a tensor without gradient."
-    return op
+def logaddexp(a, b):
+    """``log(exp(a) + exp(b))``, computed stably.
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.logaddexp(lg.tensor(1000.0), lg.tensor(1000.0))  # 1000 + log 2, no overflow
+        tensor(1000.6932, dtype=float32)
+    """
+    return LogAddExp.apply(a, b)
 
 
-logical_not = _nograd_unary(np.logical_not, "logical_not")
-isnan = _nograd_unary(np.isnan, "isnan")
-isinf = _nograd_unary(np.isinf, "isinf")
-isfinite = _nograd_unary(np.isfinite, "isfinite")
-floor = _nograd_unary(np.floor, "floor")
-ceil = _nograd_unary(np.ceil, "ceil")
-trunc = _nograd_unary(np.trunc, "trunc")
+def exp2(a):
+    """``2 ** x``."""
+    return Pow.apply(2.0, a)
 
 
-def round(a, decimals: int = 0):
-    """Round half to even (as NumPy and PyTorch); no gradient."""
-    return new_tensor(np.asarray(np.round(to_array(a, "round"), decimals)))
+def clamp_min(a, min):
+    return clamp(a, min=min)
+
+
+def clamp_max(a, max):
+    return clamp(a, max=max)
+
+
+def lerp(start, end, weight):
+    """``start + weight * (end - start)`` (``weight`` a number or a tensor)."""
+    return start + weight * (end - start)
+
+
+def addcmul(a, tensor1, tensor2, *, value=1):
+    """``a + value * tensor1 * tensor2``."""
+    return a + tensor1 * tensor2 * value if value != 1 else a + tensor1 * tensor2
+
+
+def addcdiv(a, tensor1, tensor2, *, value=1):
+    """``a + value * tensor1 / tensor2``."""
+    return a + tensor1 / tensor2 * value if value != 1 else a + tensor1 / tensor2
+
+
+# NumPy/PyTorch alternative names.
+multiply, divide, true_divide, subtract, negative, absolute, clip = \
+    mul, div, div, sub, neg, abs, clamp

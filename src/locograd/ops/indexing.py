@@ -6,6 +6,8 @@ give copies. The gradient of an integer-array index *accumulates* on repeated in
 """
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -13,8 +15,11 @@ from ..autograd.tensor_base import TensorBase, new_tensor
 from ._common import normalize_dim, to_array, operand
 from .shape import _as_view
 
-__all__ = ["IndexPut", "getitem", "index_put", "gather", "scatter_add", "index_select", "masked_fill",
-           "one_hot", "take_along_dim", "convert_index"]
+values_indices = namedtuple("values_indices", ["values", "indices"])
+
+__all__ = ["IndexPut", "getitem", "index_put", "gather", "scatter_add", "scatter", "index_select",
+           "index_add", "masked_fill", "masked_select", "one_hot", "take_along_dim",
+           "convert_index", "narrow", "select", "nonzero", "sort", "argsort", "topk"]
 
 
 def _index_item(i):
@@ -124,12 +129,17 @@ class IndexPut(Function):
         need = ctx.needs_input_grad
         gx = gv = None
         if need[0]:
-            keep = np.ones(ctx.in_shape, dtype=grad.data.dtype)
-            keep[ctx.idx] = 0
-            gx = grad * keep
+            gx = _grad_where_not_written(grad, ctx.in_shape, ctx.idx)
         if need[2]:
             gv = Getitem.apply(grad, ctx.idx)
         return gx, None, gv
+
+
+def _grad_where_not_written(grad, shape, idx):
+    """``grad`` with zeros at ``idx``: overwritten entries do not affect the output."""
+    keep = np.ones(shape, dtype=grad.data.dtype)
+    keep[idx] = 0
+    return grad * keep
 
 
 def index_put(x, idx, value):
@@ -226,14 +236,22 @@ class ScatterAdd(Function):
         need = ctx.needs_input_grad
         gsrc = None
         if need[3]:
-            gsrc = Getitem.apply(grad, ctx.full)
-            if gsrc.data.shape != ctx.src_shape:
-                gsrc = IndexAddZeros.apply(gsrc, ctx.src_shape, ctx.region)
+            gsrc = _source_grad(ctx, grad)
         return (grad if need[0] else None), None, None, gsrc
 
 
+def _source_grad(ctx, grad):
+    """The gradient of scatter's ``src``: ``grad`` at the scattered positions, placed in the
+    leading region of a ``src`` that is larger than the index."""
+    gsrc = Getitem.apply(grad, ctx.full)
+    if gsrc.data.shape != ctx.src_shape:
+        gsrc = IndexAddZeros.apply(gsrc, ctx.src_shape, ctx.region)
+    return gsrc
+
+
 def scatter_add(x, dim: int, index, src):
-    """``out = x.clone(); out[i][index[i][j]] += src[i][j]`` for ``dim=1`` (``torch.scatter_add``)."""
+    """``out = x.clone(); out[i][index[i][j]] += src[i][j]`` for ``dim=1``
+    (``torch.scatter_add``); repeated indices accumulate."""
     d = normalize_dim(dim, x.data.ndim, "scatter_add")
     idx = to_array(index, "scatter_add")
     _check_gather(x.data.shape, d, idx, "scatter_add")
@@ -241,6 +259,55 @@ def scatter_add(x, dim: int, index, src):
         raise ValueError(f"scatter_add: src (shape {src.data.shape}) must be at least as large "
                          f"as the index (shape {idx.shape}) in every dimension")
     return ScatterAdd.apply(x, d, idx, src)
+
+
+class Scatter(Function):
+    """``out = x.clone(); out[i][index[i][j]] = src[i][j]`` (``dim=1``): the overwritten entries
+    of ``x`` get no gradient; ``src`` (a tensor or a number) gets the gradient of where it went.
+    With repeated indices the written value is unspecified, as in PyTorch."""
+
+    label = "Scatter"
+
+    @staticmethod
+    def forward(ctx, x, dim, index, src):
+        full = _full_index(index, dim)
+        out = x.data.copy()
+        if isinstance(src, TensorBase):
+            region = tuple(slice(0, s) for s in index.shape)
+            ctx.src_shape, ctx.region = src.data.shape, region
+            out[full] = src.data[region]
+        else:
+            out[full] = operand(src)
+        ctx.full, ctx.in_shape = full, x.data.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        need = ctx.needs_input_grad
+        gx = gsrc = None
+        if need[0]:
+            gx = _grad_where_not_written(grad, ctx.in_shape, ctx.full)
+        if need[3]:
+            gsrc = _source_grad(ctx, grad)
+        return gx, None, None, gsrc
+
+
+def scatter(x, dim: int, index, src):
+    """Write ``src`` (a tensor or a number) into a copy of ``x`` at ``index`` along ``dim``
+    (``torch.scatter``).
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.zeros(2, 3).scatter(1, lg.tensor([[2], [0]]), 1.0).tolist()
+        [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    """
+    d = normalize_dim(dim, x.data.ndim, "scatter")
+    idx = to_array(index, "scatter")
+    _check_gather(x.data.shape, d, idx, "scatter")
+    if isinstance(src, TensorBase) and any(s < i for s, i in zip(src.data.shape, idx.shape)):
+        raise ValueError(f"scatter: src (shape {src.data.shape}) must be at least as large as "
+                         f"the index (shape {idx.shape}) in every dimension")
+    return Scatter.apply(x, d, idx, src)
 
 
 def index_select(x, dim: int, index):
@@ -251,6 +318,92 @@ def index_select(x, dim: int, index):
         raise ValueError(f"index_select: the index must be a 1-D integer tensor, got shape "
                          f"{idx.shape} and dtype {idx.dtype}")
     return getitem(x, (slice(None),) * d + (idx,))
+
+
+def index_add(x, dim: int, index, source, *, alpha=1):
+    """``out = x.clone(); out[..., index[j], ...] += alpha * source[..., j, ...]`` along ``dim``;
+    repeated indices accumulate (``torch.index_add``)."""
+    d = normalize_dim(dim, x.data.ndim, "index_add")
+    idx = to_array(index, "index_add")
+    if idx.ndim != 1 or idx.dtype.kind not in "iu":
+        raise ValueError(f"index_add: the index must be a 1-D integer tensor, got shape "
+                         f"{idx.shape} and dtype {idx.dtype}")
+    expected = x.data.shape[:d] + (idx.shape[0],) + x.data.shape[d + 1:]
+    if to_array(source, "index_add").shape != expected:
+        raise ValueError(f"index_add: source has shape {to_array(source).shape}, expected "
+                         f"{expected} for x of shape {x.data.shape}, dim {d} and "
+                         f"{idx.shape[0]} indices")
+    if alpha != 1:
+        source = source * alpha
+    added = IndexAddZeros.apply(source, x.data.shape, (slice(None),) * d + (idx,))
+    return x + added
+
+
+def narrow(x, dim: int, start: int, length: int):
+    """``length`` entries from ``start`` along ``dim`` (a view)."""
+    d = normalize_dim(dim, x.data.ndim, "narrow")
+    n = x.data.shape[d]
+    start = start + n if start < 0 else start
+    if not (0 <= start and 0 <= length and start + length <= n):
+        raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension {d} of "
+                         f"size {n} (tensor of shape {x.data.shape})")
+    return getitem(x, (slice(None),) * d + (slice(start, start + length),))
+
+
+def select(x, dim: int, index: int):
+    """The slice at ``index`` along ``dim``, with that dimension removed (a view)."""
+    d = normalize_dim(dim, x.data.ndim, "select")
+    return getitem(x, (slice(None),) * d + (int(index),))
+
+
+def masked_select(x, mask):
+    """The entries of ``x`` where ``mask`` (bool, broadcastable) is True, as a 1-D tensor."""
+    m = to_array(mask, "masked_select")
+    if m.dtype != np.bool_:
+        raise TypeError(f"masked_select: the mask must be a bool tensor, got dtype {m.dtype}")
+    if m.shape != x.data.shape:
+        from .shape import broadcast_shapes, broadcast_to
+        shape = broadcast_shapes(m.shape, x.data.shape)
+        x, m = broadcast_to(x, shape), np.broadcast_to(m, shape)
+    return getitem(x, m)
+
+
+def nonzero(x, as_tuple: bool = False):
+    """Indices of the non-zero entries: an (n, ndim) int64 tensor, or a tuple of 1-D ones."""
+    idx = np.nonzero(to_array(x, "nonzero"))
+    if as_tuple:
+        return tuple(new_tensor(i.astype(np.int64)) for i in idx)
+    return new_tensor(np.stack(idx, axis=1).astype(np.int64))
+
+
+def argsort(x, dim: int = -1, descending: bool = False, stable: bool = False):
+    """Indices that sort ``x`` along ``dim`` (int64, no gradient); ties keep their order."""
+    d = to_array(x, "argsort")
+    ax = normalize_dim(dim, d.ndim, "argsort")
+    if d.ndim == 0:
+        return new_tensor(np.zeros((), np.int64))
+    keys = d if not descending else (-d if d.dtype.kind in "fi" else ~d)
+    return new_tensor(np.argsort(keys, axis=ax, kind="stable").astype(np.int64))
+
+
+def sort(x, dim: int = -1, descending: bool = False, stable: bool = False):
+    """``(values, indices)`` sorted along ``dim``; the values are differentiable (a gather)."""
+    indices = argsort(x, dim, descending)
+    if x.data.ndim == 0:
+        return values_indices(x, indices)
+    return values_indices(gather(x, dim, indices), indices)
+
+
+def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+    """The ``k`` largest (or smallest) entries along ``dim`` with their indices."""
+    d = normalize_dim(dim, x.data.ndim, "topk")
+    n = x.data.shape[d] if x.data.ndim else 1
+    if not 0 <= k <= n:
+        raise ValueError(f"topk: k ({k}) must be in [0, {n}] for dimension {d} of shape "
+                         f"{x.data.shape}")
+    order = argsort(x, d, descending=largest).data
+    indices = new_tensor(np.ascontiguousarray(np.take(order, np.arange(k), axis=d)))
+    return values_indices(gather(x, d, indices), indices)
 
 
 def masked_fill(x, mask, value):

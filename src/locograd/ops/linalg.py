@@ -170,6 +170,10 @@ class Linear(Function):
         if xd.dtype != w.dtype:
             raise TypeError(f"linear: the input has dtype {xd.dtype} but the weight has dtype "
                             f"{w.dtype}; convert the input with .to({w.dtype})")
+        if bias is not None and (bias.data.shape != (w.shape[0],) or bias.data.dtype != w.dtype):
+            raise ValueError(f"linear: the bias must have shape ({w.shape[0]},) and dtype "
+                             f"{w.dtype} like the weight (shape {w.shape}), got shape "
+                             f"{bias.data.shape} and dtype {bias.data.dtype}")
         need = ctx.needs_input_grad
         ctx.save_for_backward(x if need[1] else None, weight if need[0] else None)
         out = np.matmul(xd, w.T)

@@ -6,22 +6,19 @@ so it is differentiable again.
 """
 from __future__ import annotations
 
-from collections import namedtuple
-
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor_base import TensorBase, new_tensor
 from ._common import normalize_dim, normalize_dims, to_array
-from .elementwise import exp, maximum, minimum
-from .indexing import Gather, ScatterAddZeros, _full_index
-from .shape import BroadcastTo
+from .elementwise import exp, maximum, minimum, where
+from .indexing import ScatterAddZeros, _full_index, values_indices
+from .shape import BroadcastTo, movedim, reshape
 
 __all__ = ["sum", "mean", "var", "std", "var_mean", "std_mean", "prod", "max", "min", "amax",
            "amin", "argmax", "argmin", "logsumexp", "softmax", "log_softmax", "all", "any",
            "cumsum", "norm", "count_nonzero"]
-
-values_indices = namedtuple("values_indices", ["values", "indices"])
 
 
 def _keepdim_shape(shape, dims):
@@ -186,7 +183,10 @@ class Prod(Function):
                 out = out.reshape(_keepdim_shape(ctx.in_shape, dims))
             # prod / x through the saved output: differentiable again (second derivatives).
             return g * (out / x), None, None
-        # With zeros: the product of all the *other* entries, by exclusive cumulative products.
+        # With zeros: the product of all the *other* entries.
+        if _grad_state.enabled:  # create_graph: keep it differentiable (second derivatives)
+            return g * _prod_of_others(x, ctx.dim, ctx.in_shape), None, None
+        # By exclusive cumulative products from both sides, O(n).
         d = x.data
         flat = d.reshape(-1) if ctx.dim is None else np.moveaxis(d, ctx.dim, -1)
         left = np.cumprod(np.concatenate([np.ones_like(flat[..., :1]), flat[..., :-1]], -1), -1)
@@ -197,6 +197,16 @@ class Prod(Function):
         others = others.reshape(ctx.in_shape) if ctx.dim is None else \
             np.moveaxis(others, -1, ctx.dim)
         return g * others, None, None
+
+
+def _prod_of_others(x, dim, in_shape):
+    """``others[i] = prod_{j != i} x[j]`` along ``dim`` (all entries if None), in tensor ops:
+    row i of an (n, n) matrix holds x with entry i replaced by 1, and Prod reduces the rows."""
+    last = reshape(x, -1) if dim is None else movedim(x, dim, -1)
+    n = last.data.shape[-1]
+    rows = where(np.eye(n, dtype=bool), 1.0, last.unsqueeze(-2))
+    others = rows.prod(-1)
+    return reshape(others, in_shape) if dim is None else movedim(others, -1, dim)
 
 
 def prod(x, dim=None, keepdim: bool = False):
@@ -278,6 +288,8 @@ def max(x, dim=None, keepdim: bool = False):
         return maximum(x, dim)
     if dim is None:
         return amax(x)
+    if x.data.ndim == 0:  # a 0-d tensor is its own maximum, at index 0
+        return values_indices(*_on_1d(x, lambda t: MaxMinDim.apply(t, 0, False, True)))
     d = normalize_dim(dim, x.data.ndim, "max")
     return values_indices(*MaxMinDim.apply(x, d, keepdim, True))
 
@@ -288,6 +300,8 @@ def min(x, dim=None, keepdim: bool = False):
         return minimum(x, dim)
     if dim is None:
         return amin(x)
+    if x.data.ndim == 0:
+        return values_indices(*_on_1d(x, lambda t: MaxMinDim.apply(t, 0, False, False)))
     d = normalize_dim(dim, x.data.ndim, "min")
     return values_indices(*MaxMinDim.apply(x, d, keepdim, False))
 
@@ -409,14 +423,17 @@ def softmax(x, dim=None, dtype=None):
     """``exp(x) / sum(exp(x), dim)``, computed stably (the max is subtracted first)."""
     if dtype is not None:
         x = x.to(dtype)
-    return Softmax.apply(x, _softmax_dim(x, dim, "softmax"))
+    d = _softmax_dim(x, dim, "softmax")
+    return Softmax.apply(x, d) if x.data.ndim else _on_1d(x, lambda t: Softmax.apply(t, 0))
 
 
 def log_softmax(x, dim=None, dtype=None):
     """``x - logsumexp(x, dim)``, computed stably."""
     if dtype is not None:
         x = x.to(dtype)
-    return LogSoftmax.apply(x, _softmax_dim(x, dim, "log_softmax"))
+    d = _softmax_dim(x, dim, "log_softmax")
+    return LogSoftmax.apply(x, d) if x.data.ndim else \
+        _on_1d(x, lambda t: LogSoftmax.apply(t, 0))
 
 
 class Cumsum(Function):
@@ -434,18 +451,46 @@ class Cumsum(Function):
 
 
 def cumsum(x, dim: int):
-    return Cumsum.apply(x, normalize_dim(dim, x.data.ndim, "cumsum"))
+    """Cumulative sum along ``dim``."""
+    d = normalize_dim(dim, x.data.ndim, "cumsum")
+    return Cumsum.apply(x, d) if x.data.ndim else _on_1d(x, lambda t: Cumsum.apply(t, 0))
+
+
+def _on_1d(x, fn):
+    """``fn`` applied to a 0-d tensor seen as 1-D, the results made 0-d again (PyTorch treats
+    a 0-d tensor as having one dimension of size 1 for dim arguments)."""
+    out = fn(reshape(x, 1))
+    if isinstance(out, tuple):
+        return tuple(reshape(o, ()) for o in out)
+    return reshape(out, ())
 
 
 def norm(x, p=2, dim=None, keepdim: bool = False):
-    """Vector p-norm over ``dim`` (all entries by default): ``p`` in {1, 2, inf} or any float."""
-    if p == 2 or p == "fro":
-        return ((x * x).sum(dim, keepdim)).sqrt()
+    """Vector p-norm over ``dim`` (all entries by default): ``p`` in {1, 2, inf} or any float.
+
+    The gradient of a zero norm is zero (as PyTorch), not the NaN of ``sqrt`` at 0.
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.tensor([3.0, 4.0]).norm().item()
+        5.0
+    """
     if p == 1:
         return x.abs().sum(dim, keepdim)
     if p == float("inf"):
         return x.abs().amax(dim, keepdim)
-    return (x.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+    if p == 2 or p == "fro":
+        return _root_of_nonnegative((x * x).sum(dim, keepdim), 2)
+    return _root_of_nonnegative((x.abs() ** p).sum(dim, keepdim), p)
+
+
+def _root_of_nonnegative(s, p):
+    """``s ** (1/p)`` for ``s >= 0`` with a zero (not infinite) gradient where ``s == 0``."""
+    positive = s.data > 0
+    if positive.all():
+        return s.sqrt() if p == 2 else s ** (1.0 / p)
+    safe = where(positive, s, 1.0)  # the gradient does not flow through the replaced entries
+    return (safe.sqrt() if p == 2 else safe ** (1.0 / p)) * positive
 
 
 def all(x, dim=None, keepdim: bool = False):

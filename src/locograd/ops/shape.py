@@ -9,14 +9,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.tensor_base import TensorBase, new_tensor
-from ._common import normalize_dim, to_array
+from ..autograd.tensor_base import TensorBase
+from ._common import normalize_dim, same_dtype_arrays, to_array
 
 __all__ = [
     "reshape", "view", "flatten", "unflatten", "squeeze", "unsqueeze", "transpose", "permute",
     "movedim", "t", "expand", "broadcast_to", "sum_to_size", "cat", "concatenate", "stack",
     "split", "chunk", "unbind", "pad", "repeat", "tile", "flip", "clone", "contiguous",
-    "broadcast_shapes", "hstack", "vstack",
+    "broadcast_shapes", "hstack", "vstack", "swapaxes", "swapdims", "ravel", "roll",
+    "broadcast_tensors",
 ]
 
 
@@ -37,6 +38,19 @@ def _shape_arg(shape) -> tuple:
         raise TypeError(f"expected a shape (ints), got {shape!r}") from None
 
 
+def _check_size(in_shape, shape, name) -> None:
+    """A clear ValueError if ``shape`` (with at most one -1) cannot hold ``in_shape``'s size."""
+    size = int(np.prod(in_shape, dtype=np.int64))
+    unknown = [s for s in shape if s == -1]
+    known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+    if len(unknown) > 1 or any(s < -1 for s in shape):
+        raise ValueError(f"{name}: invalid shape {tuple(shape)}: only one dimension can be -1 "
+                         f"and sizes must be non-negative")
+    if (known != size) if not unknown else (known == 0 or size % known):
+        raise ValueError(f"{name}: cannot reshape a tensor of shape {tuple(in_shape)} "
+                         f"({size} elements) into shape {tuple(shape)}")
+
+
 class Reshape(Function):
     label = "Reshape"
 
@@ -46,6 +60,7 @@ class Reshape(Function):
         try:
             return np.reshape(x.data, shape, copy=copy)
         except ValueError:
+            _check_size(x.data.shape, shape, "reshape" if copy is None else "view")
             if copy is False:
                 raise RuntimeError(
                     f"view: the shape {tuple(shape)} is not compatible with the input's size and "
@@ -87,9 +102,15 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1):
     s = normalize_dim(start_dim, nd, "flatten")
     e = normalize_dim(end_dim, nd, "flatten")
     if s > e:
-        raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
+        raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim "
+                         f"({end_dim})")
     shp = x.data.shape
     return reshape(x, shp[:s] + (int(np.prod(shp[s:e + 1])),) + shp[e + 1:])
+
+
+def ravel(x):
+    """The entries as a 1-D tensor (a view when possible)."""
+    return reshape(x, -1)
 
 
 def unflatten(x, dim: int, sizes):
@@ -156,6 +177,9 @@ def transpose(x, dim0: int, dim1: int):
     dims = list(range(nd))
     dims[a], dims[b] = dims[b], dims[a]
     return _as_view(Permute.apply(x, tuple(dims)), x)
+
+
+swapaxes = swapdims = transpose
 
 
 def movedim(x, source: int, destination: int):
@@ -240,6 +264,12 @@ def broadcast_to(x, *shape):
     return _as_view(BroadcastTo.apply(x, shape), x)
 
 
+def broadcast_tensors(*tensors):
+    """The tensors broadcast to their common shape (read-only views)."""
+    shape = broadcast_shapes(*(to_array(t, "broadcast_tensors").shape for t in tensors))
+    return tuple(broadcast_to(t, shape) for t in tensors)
+
+
 def expand(x, *sizes):
     """Broadcast to ``sizes``; ``-1`` keeps a dimension (PyTorch's ``expand``)."""
     sizes = _shape_arg(sizes)
@@ -265,7 +295,7 @@ class Cat(Function):
 
     @staticmethod
     def forward(ctx, dim, *tensors):
-        arrays = [to_array(t, "cat") for t in tensors]
+        arrays = same_dtype_arrays(tensors, "cat")
         ctx.sizes = [a.shape[dim] for a in arrays]
         ctx.dim = dim
         return np.concatenate(arrays, axis=dim)
@@ -310,7 +340,7 @@ class Stack(Function):
     @staticmethod
     def forward(ctx, dim, *tensors):
         ctx.dim = dim
-        return np.stack([to_array(t, "stack") for t in tensors], axis=dim)
+        return np.stack(same_dtype_arrays(tensors, "stack"), axis=dim)
 
     @staticmethod
     def backward(ctx, grad):
@@ -480,6 +510,37 @@ def flip(x, dims):
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     dims = tuple(normalize_dim(d, x.data.ndim, "flip") for d in dims)
     return Flip.apply(x, dims)
+
+
+class Roll(Function):
+    label = "Roll"
+
+    @staticmethod
+    def forward(ctx, x, shifts, dims):
+        ctx.shifts, ctx.dims = shifts, dims
+        return np.roll(x.data, shifts, dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return roll(grad, tuple(-s for s in ctx.shifts), ctx.dims), None, None
+
+
+def roll(x, shifts, dims=None):
+    """Shift the entries cyclically by ``shifts`` along ``dims`` (the flattened tensor if None).
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.arange(4).roll(1).tolist()
+        [3, 0, 1, 2]
+    """
+    if dims is None:
+        return reshape(roll(reshape(x, -1), shifts, 0), x.data.shape)
+    shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+    dims = tuple(normalize_dim(d, x.data.ndim, "roll") for d in dims)
+    return Roll.apply(x, tuple(int(s) for s in shifts), dims)
 
 
 class Clone(Function):

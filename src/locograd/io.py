@@ -1,0 +1,355 @@
+"""Checkpoints: ``save`` and ``load`` for nested state dicts, safely.
+
+Format: a `safetensors <https://github.com/huggingface/safetensors>`_ file. Every tensor (and
+NumPy array) of the saved object is one safetensors entry, keyed by its path in the object
+(``"fc1.weight"``, ``"state.0.exp_avg"``); everything else (the nesting of dicts, lists and
+tuples, numbers, strings, None, bools, and the types of dict keys, so that integer keys come back
+as integers) is JSON in the file's metadata, next to a SHA-256 checksum of the structure and of
+every tensor's name, dtype, shape and bytes.
+
+Guarantees:
+    * Loading never executes code: no pickle anywhere, only JSON and raw arrays.
+    * ``load`` verifies the checksum: a flipped byte in tensor data (which safetensors alone
+      accepts), a truncated file, a foreign file (random bytes, a pickle, a PyTorch zip, a
+      JSON file, a safetensors file not written by locograd) all raise one ``CheckpointError``
+      naming the file and what is wrong. Since ``load`` returns only once everything is
+      verified, ``model.load_state_dict(lg.load(path))`` leaves the model untouched on error.
+    * ``save`` is atomic: it writes a temporary file in the same directory, fsyncs it, renames
+      it over the target (``os.replace``) and fsyncs the directory; a crash mid-save leaves the
+      previous checkpoint intact.
+    * Dtypes (bool, integers, float16/32/64) and shapes (including 0-d) are preserved exactly.
+
+Requires the ``io`` extra (``pip install locograd[io]``), imported only when used.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from collections import OrderedDict
+
+import numpy as np
+
+from .autograd.tensor_base import TensorBase, new_tensor
+
+__all__ = ["save", "load", "CheckpointError"]
+
+_FORMAT = "locograd-checkpoint"
+_VERSION = 1
+_SUPPORTED_KINDS = "biuf"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file cannot be loaded (truncated, corrupted or not a locograd checkpoint)."""
+
+
+def _safetensors():
+    try:
+        import safetensors.numpy
+    except ImportError:  # pragma: no cover - the io extra is part of the test install
+        raise ImportError("locograd.save/load need the 'safetensors' package: "
+                          "pip install 'locograd[io]'") from None
+    return safetensors.numpy
+
+
+# ------------------------------------------------------------------------------ encoding
+
+class _Encoder:
+    """Turns an object into a JSON structure plus a dict of named arrays."""
+
+    def __init__(self):
+        self.arrays: dict[str, np.ndarray] = {}
+        self.keys_by_id: dict[int, str] = {}
+        self.keep_alive = []  # ids are only unique while the objects live
+
+    def encode(self, obj, path: list):
+        if obj is None or isinstance(obj, (bool, str)):
+            return obj
+        if isinstance(obj, (int, float)) and type(obj) in (int, float):
+            return obj
+        if isinstance(obj, TensorBase):
+            node = {"tensor": self._store(obj, obj.data, path)}
+            if obj.requires_grad:
+                node["requires_grad"] = True
+            if type(obj).__name__ == "Parameter":
+                node["parameter"] = True
+            return node
+        if isinstance(obj, np.ndarray):
+            return {"ndarray": self._store(obj, obj, path)}
+        if isinstance(obj, np.generic):
+            return {"npscalar": self._store(obj, np.asarray(obj), path)}
+        if isinstance(obj, dict):
+            kind = "odict" if isinstance(obj, OrderedDict) else "dict"
+            items = []
+            for k, v in obj.items():
+                items.append([self._encode_key(k, path), self.encode(v, path + [k])])
+            return {kind: items}
+        if isinstance(obj, (list, tuple)):
+            kind = "list" if isinstance(obj, list) else "tuple"
+            return {kind: [self.encode(v, path + [i]) for i, v in enumerate(obj)]}
+        raise TypeError(f"save: cannot save a value of type {type(obj).__name__} at "
+                        f"{_describe(path)}; supported: tensors, NumPy arrays and scalars, "
+                        f"dicts, lists, tuples, int, float, bool, str and None")
+
+    def _encode_key(self, key, path):
+        if key is None or type(key) in (bool, int, float, str):
+            return key
+        if isinstance(key, tuple):
+            return {"tuple": [self._encode_key(k, path) for k in key]}
+        raise TypeError(f"save: dict keys must be str, int, float, bool, None or tuples of them; "
+                        f"got a key of type {type(key).__name__} at {_describe(path)}")
+
+    def _store(self, obj, arr: np.ndarray, path) -> str:
+        if id(obj) in self.keys_by_id:  # the same object twice: stored once, loaded as one
+            return self.keys_by_id[id(obj)]
+        if arr.dtype.kind not in _SUPPORTED_KINDS:
+            raise TypeError(f"save: cannot save an array of dtype {arr.dtype} at "
+                            f"{_describe(path)}; supported: bool, integers, float16/32/64")
+        name = ".".join(str(p) for p in path) or "tensor"
+        base, n = name, 1
+        while name in self.arrays:
+            n += 1
+            name = f"{base}#{n}"
+        # Little-endian and contiguous, as the format requires (a copy only when needed).
+        arr = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
+        self.arrays[name] = arr if arr.flags.c_contiguous else arr.copy(order="C")
+        self.keys_by_id[id(obj)] = name
+        self.keep_alive.append(obj)
+        return name
+
+
+def _describe(path: list) -> str:
+    return "obj" + "".join(f"[{p!r}]" for p in path)
+
+
+def _checksum(structure: str, arrays: dict) -> str:
+    h = hashlib.sha256()
+    h.update(_FORMAT.encode())
+    h.update(structure.encode("utf-8"))
+    for name in sorted(arrays):
+        arr = arrays[name]
+        h.update(f"\0{name}\0{arr.dtype.str}\0{arr.shape}\0".encode("utf-8"))
+        h.update((arr if arr.flags.c_contiguous else arr.copy(order="C")).reshape(-1)
+                 .view(np.uint8))
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------ save
+
+def save(obj, f) -> None:
+    """Save ``obj`` (a state dict or any nesting of tensors, arrays, numbers, strings) to ``f``.
+
+    Args:
+        obj: dicts (any of str/int/float/bool/None/tuple keys), lists and tuples of tensors,
+            NumPy arrays and scalars, int, float, bool, str and None.
+        f: a path (written atomically) or a binary file object.
+
+    Example:
+        >>> import locograd as lg, tempfile, os
+        >>> from locograd.io import save, load
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
+        >>> save({"step": 3, "weights": {"w": lg.ones(2)}}, path)
+        >>> load(path)["weights"]["w"].tolist()
+        [1.0, 1.0]
+    """
+    encoder = _Encoder()
+    structure = json.dumps(encoder.encode(obj, []), separators=(",", ":"))
+    metadata = {"format": _FORMAT, "locograd.version": str(_VERSION),
+                "locograd.structure": structure,
+                "locograd.sha256": _checksum(structure, encoder.arrays)}
+    payload = _safetensors().save(encoder.arrays, metadata=metadata)
+    if hasattr(f, "write"):
+        f.write(payload)
+        return
+    _atomic_write(os.fspath(f), payload)
+
+
+def _atomic_write(path: str, payload: bytes) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"save: the directory {directory!r} does not exist")
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    # O_EXCL: never write through an existing file or link; 0o666 lets the umask decide.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ------------------------------------------------------------------------------ load
+
+def load(f, map_location=None, weights_only: bool = True):
+    """Load an object written by ``save``, after verifying its integrity.
+
+    Args:
+        f: a path or a binary file object.
+        map_location: accepted for PyTorch compatibility (locograd is CPU-only); ignored.
+        weights_only: accepted for PyTorch compatibility; loading is always safe.
+
+    Returns:
+        The saved object: tensors come back as tensors (``Parameter`` as ``Parameter``, with
+        ``requires_grad``), arrays as arrays, dict keys with their types.
+
+    Raises:
+        CheckpointError: the file is truncated, corrupted (checksum mismatch) or not a
+            locograd checkpoint; the message names the file.
+
+    Example:
+        >>> import io, locograd as lg
+        >>> from locograd.io import save, load
+        >>> buffer = io.BytesIO(); save({0: {"step": 5}}, buffer)
+        >>> load(io.BytesIO(buffer.getvalue()))
+        {0: {'step': 5}}
+    """
+    if hasattr(f, "read"):
+        name, data = getattr(f, "name", "<file object>"), f.read()
+    else:
+        name = os.fspath(f)
+        with open(name, "rb") as handle:
+            data = handle.read()
+    where = f"load: {name!r}"
+    metadata = _read_metadata(data, where)
+    try:
+        arrays = _safetensors().load(data)
+    except Exception as e:  # safetensors raises its own SafetensorError
+        raise CheckpointError(f"{where} is corrupted: the tensor data does not match the header "
+                              f"({e})") from None
+    structure = metadata.get("locograd.structure")
+    if not isinstance(structure, str):
+        raise CheckpointError(f"{where} is corrupted: its structure record is missing")
+    if metadata.get("locograd.sha256") != _checksum(structure, arrays):
+        raise CheckpointError(f"{where} is corrupted: checksum mismatch (the tensor data or the "
+                              f"structure changed after it was written)")
+    try:
+        tree = json.loads(structure)
+    except ValueError as e:
+        raise CheckpointError(f"{where} is corrupted: bad structure record ({e})") from None
+    return _Decoder(arrays, where).decode(tree)
+
+
+def _read_metadata(data: bytes, where: str) -> dict:
+    """Parse the safetensors header and return locograd's metadata, or raise a clear error."""
+    size = len(data)
+    hint = _foreign_hint(data)
+    if size < 8:
+        raise CheckpointError(f"{where} is not a locograd checkpoint: only {size} bytes "
+                              f"(truncated or empty){hint}")
+    n = int.from_bytes(data[:8], "little")
+    if n > size - 8:
+        raise CheckpointError(f"{where} is truncated or not a locograd checkpoint: the header "
+                              f"claims {n} bytes but the file has {size - 8} after the length"
+                              f"{hint}")
+    try:
+        header = json.loads(data[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise CheckpointError(f"{where} is corrupted or not a locograd checkpoint: its header is "
+                              f"not valid JSON{hint}") from None
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(metadata, dict) or metadata.get("format") != _FORMAT:
+        raise CheckpointError(f"{where} is not a locograd checkpoint: a safetensors file without "
+                              f"locograd's metadata (to read raw tensors from it, use "
+                              f"safetensors.numpy.load_file)")
+    version = metadata.get("locograd.version")
+    if version != str(_VERSION):
+        raise CheckpointError(f"{where}: unsupported checkpoint version {version!r} (this "
+                              f"locograd reads version {_VERSION})")
+    return metadata
+
+
+def _foreign_hint(data: bytes) -> str:
+    if data[:1] == b"\x80":
+        return " (it looks like a Python pickle, which locograd never loads)"
+    if data[:4] == b"PK\x03\x04":
+        return " (it looks like a zip archive, e.g. a file written by torch.save)"
+    if data.lstrip()[:1] in (b"{", b"["):
+        return " (it looks like a JSON file)"
+    return ""
+
+
+class _Decoder:
+    def __init__(self, arrays: dict, where: str):
+        self.arrays, self.where = arrays, where
+        self.objects: dict[str, object] = {}
+
+    def bad(self, what: str) -> CheckpointError:
+        return CheckpointError(f"{self.where} is corrupted: {what}")
+
+    def decode(self, node):
+        if node is None or type(node) in (bool, int, float, str):
+            return node
+        if not isinstance(node, dict) or len(node) == 0:
+            raise self.bad(f"unexpected structure entry {node!r:.80}")
+        kind = next(iter(node))
+        value = node[kind]
+        if kind in ("dict", "odict"):
+            out = OrderedDict() if kind == "odict" else {}
+            for pair in self._list(value):
+                if not isinstance(pair, list) or len(pair) != 2:
+                    raise self.bad("malformed dict entry")
+                out[self._key(pair[0])] = self.decode(pair[1])
+            return out
+        if kind in ("list", "tuple"):
+            items = [self.decode(v) for v in self._list(value)]
+            return items if kind == "list" else tuple(items)
+        if kind in ("tensor", "ndarray", "npscalar"):
+            return self._array_object(kind, value, node)
+        raise self.bad(f"unknown structure entry {kind!r}")
+
+    def _list(self, value) -> list:
+        if not isinstance(value, list):
+            raise self.bad("malformed container entry")
+        return value
+
+    def _key(self, key):
+        if key is None or type(key) in (bool, int, float, str):
+            return key
+        if isinstance(key, dict) and list(key) == ["tuple"]:
+            return tuple(self._key(k) for k in self._list(key["tuple"]))
+        raise self.bad(f"malformed dict key {key!r:.80}")
+
+    def _array_object(self, kind: str, name, node: dict):
+        if name in self.objects:
+            return self.objects[name]
+        if name not in self.arrays:
+            raise self.bad(f"the structure refers to a missing tensor {name!r}")
+        arr = self.arrays[name]
+        if not arr.flags.writeable:
+            arr = arr.copy()
+        if kind == "ndarray":
+            obj = arr
+        elif kind == "npscalar":
+            obj = arr[()]
+        elif node.get("parameter"):
+            from .nn.parameter import Parameter
+            obj = Parameter(arr, requires_grad=bool(node.get("requires_grad")))
+        else:
+            obj = new_tensor(arr)
+            if node.get("requires_grad"):
+                obj.requires_grad_(True)
+        self.objects[name] = obj
+        return obj

@@ -1,0 +1,24 @@
+"""``locograd.optim``: optimisers and learning-rate schedules with ``torch.optim``'s names.
+
+Every optimiser has PyTorch's arguments, defaults and update rule, so a training script and its
+hyper-parameters carry over. Inside, each is a short chain of update rules over NumPy arrays
+(``optimizer.py`` explains the design), applied in place.
+
+Example:
+    >>> import locograd as lg
+    >>> from locograd import optim
+    >>> model = lg.nn.Linear(3, 1)
+    >>> opt = optim.AdamW(model.parameters(), lr=1e-2)
+    >>> sched = optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
+    >>> loss = model(lg.ones(4, 3)).pow(2).mean()
+    >>> opt.zero_grad(); loss.backward(); _ = opt.step(); sched.step()
+"""
+from . import lr_scheduler
+from .adagrad import Adagrad
+from .adam import Adam, AdamW
+from .optimizer import Optimizer, required
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["Optimizer", "required", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW",
+           "lr_scheduler"]
