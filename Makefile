@@ -20,7 +20,15 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml | $(VENV)/bin/python
 demo: $(VENV)/.installed-$(EXTRAS)
 	$(PY) examples/demo.py
 
-test: $(VENV)/.installed-$(EXTRAS)
+# The optional PyTorch oracle tests: install the local CPU wheel when the machine has one
+# (pip's find-links); never pull the multi-GB CUDA build from the index just for tests.
+TORCH_WHEEL := $(firstword $(wildcard /opt/wheels/torch-*cp311*.whl))
+
+$(VENV)/.installed-oracle: | $(VENV)/bin/python
+	$(if $(TORCH_WHEEL),$(PIP) install --quiet "$(TORCH_WHEEL)",@echo "no local torch wheel: the PyTorch oracle tests will be skipped")
+	touch $@
+
+test: $(VENV)/.installed-$(EXTRAS) $(VENV)/.installed-oracle
 	$(PY) -m pytest -q -n 2
 
 bench: $(VENV)/.installed-$(EXTRAS)
