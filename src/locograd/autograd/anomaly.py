@@ -1,7 +1,7 @@
 """Anomaly mode: find the operation whose backward first produced NaN or Inf."""
 from __future__ import annotations
 
-from .grad_mode import anomaly_state as state
+from .grad_mode import debug_state as state
 
 __all__ = ["detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
 
@@ -29,13 +29,15 @@ class detect_anomaly:
         self.check_nan = check_nan
 
     def __enter__(self):
-        self._prev = (state.enabled, state.check_nan)
-        state.enabled = True
+        self._prev = (state.anomaly, state.check_nan)
+        state.anomaly = True
         state.check_nan = self.check_nan
+        state.refresh()
         return self
 
     def __exit__(self, *exc):
-        state.enabled, state.check_nan = self._prev
+        state.anomaly, state.check_nan = self._prev
+        state.refresh()
         return False
 
     def __call__(self, fn):
@@ -52,13 +54,14 @@ class set_detect_anomaly(detect_anomaly):
     """Turn anomaly detection on or off (immediately, or as a context manager)."""
 
     def __init__(self, mode: bool, check_nan: bool = True):
-        self._prev = (state.enabled, state.check_nan)
-        state.enabled = bool(mode)
+        self._prev = (state.anomaly, state.check_nan)
+        state.anomaly = bool(mode)
         state.check_nan = check_nan
+        state.refresh()
 
     def __enter__(self):
         return self
 
 
 def is_anomaly_enabled() -> bool:
-    return state.enabled
+    return state.anomaly

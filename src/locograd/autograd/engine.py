@@ -24,7 +24,7 @@ import traceback
 import numpy as np
 
 from .function import RELEASED, Function
-from .grad_mode import anomaly_state as _anomaly
+from .grad_mode import debug_state as _debug
 from .grad_mode import state as _state
 from .tensor_base import TensorBase, new_tensor
 
@@ -247,7 +247,7 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs):
 
     prev_mode = _state.enabled
     _state.enabled = create_graph
-    anomaly = _anomaly.enabled
+    anomaly = _debug.anomaly
     general = anomaly or create_graph
     # With ``inputs``, the fast path serves the needed nodes whose own output gradient is not
     # captured (those go through ``_pre_backward``): ``grad()`` and gradcheck run backward_np.
@@ -418,7 +418,7 @@ def _call_backward(node, gouts, anomaly, create_graph):
             r = hook(gin, tuple(gouts))
             if r is not None:
                 gin = tuple(r)
-    if anomaly and _anomaly.check_nan:
+    if anomaly and _debug.check_nan:
         _check_anomaly(node, gin)
     return gin
 

@@ -38,7 +38,7 @@ import traceback
 import numpy as np
 
 from . import tensor_base as _tensor_base
-from .grad_mode import anomaly_state as _anomaly
+from .grad_mode import debug_state as _debug
 from .grad_mode import state as _state
 from .tensor_base import RemovableHandle, TensorBase, new_tensor
 
@@ -257,8 +257,8 @@ class Function:
             raw = cls.forward(ctx, *args)
         ctx._next = tuple(edges)
         ctx._seq = _next_seq()
-        if _anomaly.enabled:
-            ctx._trace = traceback.extract_stack()[:-1]
+        if _debug.active:  # anomaly mode or value capture: off the hot path
+            _debug_record(ctx, raw)
 
         if type(raw) is not _ndarray:
             return _record_other(cls, ctx, raw)
@@ -288,6 +288,23 @@ class Function:
 
 
 FunctionCtx = Function
+
+
+def _debug_record(ctx, raw) -> None:
+    """Anomaly mode: remember where the node was created. Value capture
+    (``autograd.graph.retain_values``): keep the output values and, through a post-hook, the
+    gradients the node receives and sends along each edge."""
+    if _debug.anomaly:
+        ctx._trace = traceback.extract_stack()[:-2]
+    if _debug.capture:
+        ctx._value = tuple(_as_array(r, type(ctx)) if r is not None else None for r in raw) \
+            if type(raw) is tuple else _as_array(raw, type(ctx))
+
+        def keep_gradients(grad_inputs, grad_outputs):
+            ctx._grad_inputs = grad_inputs
+            ctx._grad_outputs = grad_outputs
+
+        ctx.register_hook(keep_gradients)
 
 
 def _record_other(cls, ctx, raw):

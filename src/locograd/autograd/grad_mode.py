@@ -15,17 +15,26 @@ class _State(threading.local):
 state = _State()
 
 
-class _AnomalyState:
-    """Anomaly mode is process-wide, as in PyTorch (a debugging switch, not a per-thread mode)."""
+class _DebugState:
+    """Process-wide debugging switches (as PyTorch's anomaly mode, they are not per thread).
 
-    __slots__ = ("enabled", "check_nan")
+    ``active`` is the one flag the hot path reads: it is True when anomaly detection or value
+    capture (``autograd.graph.retain_values``) is on.
+    """
+
+    __slots__ = ("anomaly", "check_nan", "capture", "active")
 
     def __init__(self):
-        self.enabled = False
+        self.anomaly = False
         self.check_nan = True
+        self.capture = 0
+        self.active = False
+
+    def refresh(self) -> None:
+        self.active = self.anomaly or self.capture > 0
 
 
-anomaly_state = _AnomalyState()
+debug_state = _DebugState()
 
 
 def is_grad_enabled() -> bool:
