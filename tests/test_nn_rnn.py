@@ -6,7 +6,7 @@ import pytest
 
 import locograd as lg
 from locograd.autograd.gradcheck import gradcheck, gradgradcheck
-from locograd.nn.rnn import GRUPointwise, LSTMPointwise
+from locograd.nn._rnn_steps import GRUStep, LSTMStep, RNNStep
 
 nn = lg.nn
 
@@ -122,23 +122,38 @@ def test_sequence_layers_gradcheck_multilayer_bidirectional(mode):
     assert gradcheck(run, (x, h0) + tuple(layer.parameters()))
 
 
-def test_fused_steps_second_order_and_numpy_path():
+def _fused_step_cases():
     rng = np.random.default_rng(0)
-    gates = lg.tensor(rng.standard_normal((2, 12)), requires_grad=True)
-    c = lg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
-    assert gradgradcheck(LSTMPointwise.apply, (gates, c))
-    gx, gh, h = (lg.tensor(rng.standard_normal(s), requires_grad=True)
-                 for s in ((2, 9), (2, 9), (2, 3)))
-    assert gradgradcheck(GRUPointwise.apply, (gx, gh, h))
+
+    def t(*shape):
+        return lg.tensor(rng.standard_normal(shape), requires_grad=True)
+    h, c = t(2, 3), t(2, 3)
+    return [
+        ("rnn_tanh", lambda gx, h, w: RNNStep.apply(gx, h, w, False), (t(2, 3), h, t(3, 3))),
+        ("rnn_relu", lambda gx, h, w: RNNStep.apply(gx, h, w, True), (t(2, 3), h, t(3, 3))),
+        ("lstm", LSTMStep.apply, (t(2, 12), h, c, t(12, 3))),
+        ("gru", GRUStep.apply, (t(2, 9), h, t(9, 3), t(9))),
+    ]
+
+
+@pytest.mark.parametrize("name,fn,args", _fused_step_cases(), ids=lambda v: v if
+                         isinstance(v, str) else "")
+def test_fused_steps_first_and_second_order_and_numpy_path(name, fn, args):
+    rng = np.random.default_rng(1)
+    assert gradcheck(fn, args)
+    if name != "rnn_relu":  # ReLU has no second derivative to check
+        assert gradgradcheck(fn, args)
     # The NumPy fast path (plain backward) agrees with the tensor-op backward.
-    for fn, args in ((LSTMPointwise.apply, (gates, c)), (GRUPointwise.apply, (gx, gh, h))):
-        v = lg.tensor(rng.standard_normal(fn(*args).shape))
-        recorded = lg.grad(fn(*args), args, v, create_graph=True)
-        for a in args:
-            a.grad = None
-        fn(*args).backward(v)
-        for a, g in zip(args, recorded):
-            np.testing.assert_allclose(a.grad.data, g.data, rtol=1e-12, atol=1e-12)
+    outs = fn(*args)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    vs = [lg.tensor(rng.standard_normal(o.shape)) for o in outs]
+    recorded = lg.grad(outs, args, vs, create_graph=True)
+    for a in args:
+        a.grad = None
+    outs = fn(*args)
+    lg.autograd.backward(outs if isinstance(outs, tuple) else (outs,), vs)
+    for a, g in zip(args, recorded):
+        np.testing.assert_allclose(a.grad.data, g.data, rtol=1e-12, atol=1e-12)
 
 
 def test_gru_second_order_through_the_layer():

@@ -258,8 +258,14 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs):
             node = _heappop(heap)[1]
             gout = buffers.pop(node)
             if not general and node.backward_np is not None and node._hooks_ is None \
-                    and type(gout) is _ndarray and (fast_nodes is None or node in fast_nodes):
-                gin = node.backward_np(node, gout)  # fast path: arrays in, arrays out
+                    and (fast_nodes is None or node in fast_nodes):
+                # Fast path: arrays in, arrays out (missing outputs of a multi-output node as
+                # zeros, as ``backward`` would see them).
+                if type(gout) is list:
+                    gin = node.backward_np(node, *_zero_filled(node, gout))
+                else:
+                    gin = node.backward_np(node, gout if type(gout) is _ndarray
+                                           else np.asarray(gout))
                 if type(gin) is not tuple:
                     gin = (gin,)
             else:
@@ -365,6 +371,17 @@ def _check_count(node, gin):
     raise RuntimeError(
         f"{node.label}.backward returned {len(gin)} gradients, but its forward took "
         f"{n_in} arguments: return one gradient (or None) per forward argument")
+
+
+def _zero_filled(node, gouts: list) -> list:
+    """The output gradients of a multi-output node as arrays, zeros where none arrived."""
+    out = []
+    for k, g in enumerate(gouts):
+        if g is None and node._out_meta[k] is not None:
+            shape, dtype = node._out_meta[k]
+            g = np.zeros(shape, dtype)
+        out.append(g)
+    return out
 
 
 def _pre_backward(node, gout, capture, captured, create_graph):

@@ -2,9 +2,8 @@
 
 Training is backpropagation through time through the ordinary engine: the forward pass is a
 Python loop over the time steps that builds the graph. To keep the graph small, the input
-projection of every time step is one ``linear`` over the whole sequence; a step is then one
-``linear`` of the hidden state plus one fused elementwise node (``LSTMPointwise``,
-``GRUPointwise``: the gates, the cell update and the output in a single NumPy pass, with a
+projection of every time step is one ``linear`` over the whole sequence, and each step is then
+one fused node (``_rnn_steps``: the recurrent GEMM and the gates in one NumPy pass, with a
 closed-form backward and a tensor-op backward for higher derivatives).
 
 Parameters (per layer ``k``, ``_reverse`` for the backward direction): ``weight_ih_l{k}``
@@ -16,127 +15,31 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from .. import ops
-from ..autograd.function import Function
 from ..autograd.tensor_base import new_tensor
 from ..backend import get_default_dtype, rng
 from ..factory import empty, zeros
 from . import init
+from ._rnn_steps import GRUStep, LSTMStep, RNNStep
 from .module import Module
 from .parameter import Parameter
 
 __all__ = ["RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNN", "LSTM", "GRU"]
 
 
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    return 0.5 + 0.5 * np.tanh(0.5 * a)  # an exact identity that never overflows
-
-
-# ------------------------------------------------------------------------------ fused steps
-
-class LSTMPointwise(Function):
-    """One LSTM step after the matrix products: gates (N, 4H) [i, f, g, o] and the previous
-    cell (N, H) give ``[h, c]`` concatenated along the last axis (N, 2H)."""
-
-    label = "LSTMPointwise"
-
-    @staticmethod
-    def forward(ctx, gates, c_prev):
-        a = gates.data
-        h = a.shape[-1] // 4
-        act = _sigmoid(a)
-        act[..., 2 * h:3 * h] = np.tanh(a[..., 2 * h:3 * h])
-        i, f, g, o = act[..., :h], act[..., h:2 * h], act[..., 2 * h:3 * h], act[..., 3 * h:]
-        cp = c_prev.data
-        c = f * cp + i * g
-        tanh_c = np.tanh(c)
-        ctx.save_for_backward(gates, c_prev, act, tanh_c)
-        return np.concatenate([o * tanh_c, c], axis=-1)
-
-    @staticmethod
-    def backward(ctx, grad):
-        gates, c_prev, _, _ = ctx.saved_tensors
-        h = gates.data.shape[-1] // 4
-        a_i, a_f, a_g, a_o = ops.split(gates, h, -1)
-        i, f, g, o = ops.sigmoid(a_i), ops.sigmoid(a_f), ops.tanh(a_g), ops.sigmoid(a_o)
-        tanh_c = ops.tanh(f * c_prev + i * g)
-        grad_h, grad_c = grad[..., :h], grad[..., h:]
-        dc = grad_c + grad_h * o * (1.0 - tanh_c * tanh_c)
-        d_gates = ops.cat([dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f),
-                           dc * i * (1.0 - g * g), grad_h * tanh_c * o * (1.0 - o)], -1)
-        return d_gates, dc * f
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        _, cp, act, tanh_c = ctx.saved_arrays
-        h = act.shape[-1] // 4
-        i, f, g, o = act[..., :h], act[..., h:2 * h], act[..., 2 * h:3 * h], act[..., 3 * h:]
-        grad_h, grad_c = grad[..., :h], grad[..., h:]
-        dc = grad_c + grad_h * o * (1.0 - tanh_c * tanh_c)
-        d_gates = np.concatenate([dc * g * i * (1.0 - i), dc * cp * f * (1.0 - f),
-                                  dc * i * (1.0 - g * g), grad_h * tanh_c * o * (1.0 - o)], -1)
-        return d_gates, dc * f
-
-
-class GRUPointwise(Function):
-    """One GRU step after the matrix products: ``gx = W_ih x + b_ih`` and ``gh = W_hh h + b_hh``
-    (N, 3H) [r, z, n] and the previous hidden state give the new one:
-    ``n = tanh(gx_n + r * gh_n)``, ``h' = (1 - z) n + z h``."""
-
-    label = "GRUPointwise"
-
-    @staticmethod
-    def forward(ctx, gx, gh, h_prev):
-        a, b, hp = gx.data, gh.data, h_prev.data
-        h = hp.shape[-1]
-        rz = _sigmoid(a[..., :2 * h] + b[..., :2 * h])
-        r, z = rz[..., :h], rz[..., h:]
-        gh_n = b[..., 2 * h:]
-        n = np.tanh(a[..., 2 * h:] + r * gh_n)
-        ctx.save_for_backward(gx, gh, h_prev, rz, n)
-        return n + z * (hp - n)
-
-    @staticmethod
-    def backward(ctx, grad):
-        gx, gh, h_prev, _, _ = ctx.saved_tensors
-        h = h_prev.data.shape[-1]
-        x_r, x_z, x_n = ops.split(gx, h, -1)
-        h_r, h_z, h_n = ops.split(gh, h, -1)
-        r, z = ops.sigmoid(x_r + h_r), ops.sigmoid(x_z + h_z)
-        n = ops.tanh(x_n + r * h_n)
-        dn = grad * (1.0 - z) * (1.0 - n * n)
-        dr = dn * h_n * r * (1.0 - r)
-        dz = grad * (h_prev - n) * z * (1.0 - z)
-        return ops.cat([dr, dz, dn], -1), ops.cat([dr, dz, dn * r], -1), grad * z
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        _, b, hp, rz, n = ctx.saved_arrays
-        h = hp.shape[-1]
-        r, z = rz[..., :h], rz[..., h:]
-        dn = grad * (1.0 - z) * (1.0 - n * n)
-        dr = dn * b[..., 2 * h:] * r * (1.0 - r)
-        dz = grad * (hp - n) * z * (1.0 - z)
-        return (np.concatenate([dr, dz, dn], -1), np.concatenate([dr, dz, dn * r], -1),
-                grad * z)
-
-
-def _rnn_step(activation, gx_t, h, w_hh):
-    """tanh/relu RNN: ``act(gx_t + h W_hh^T)`` (both biases are already in ``gx_t``)."""
-    return activation(gx_t + ops.linear(h, w_hh))
+def _rnn_step(relu: bool, gx_t, h, w_hh):
+    """tanh/ReLU RNN: ``act(gx_t + h W_hh^T)`` (both biases are already in ``gx_t``)."""
+    return RNNStep.apply(gx_t, h, w_hh, relu)
 
 
 def _lstm_step(gx_t, h, c, w_hh):
-    """LSTM: one GEMM and one fused node; returns (h, c). Both biases are in ``gx_t``."""
-    hc = LSTMPointwise.apply(gx_t + ops.linear(h, w_hh), c)
-    size = h.data.shape[-1]
-    return hc[..., :size], hc[..., size:]
+    """LSTM: one node with the GEMM and the gates; returns (h, c). Both biases are in gx_t."""
+    return LSTMStep.apply(gx_t, h, c, w_hh)
 
 
 def _gru_step(gx_t, h, w_hh, b_hh):
-    return GRUPointwise.apply(gx_t, ops.linear(h, w_hh, b_hh), h)
+    return GRUStep.apply(gx_t, h, w_hh, b_hh)
 
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -223,9 +126,10 @@ class RNNCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         x, h, unbatched = self._prepare(input, hx)
-        activation = ops.tanh if self.nonlinearity == "tanh" else ops.relu
-        out = activation(ops.linear(x, self.weight_ih, self.bias_ih) +
-                         ops.linear(h, self.weight_hh, self.bias_hh))
+        gx = ops.linear(x, self.weight_ih, self.bias_ih)
+        if self.bias_hh is not None:
+            gx = gx + self.bias_hh
+        out = _rnn_step(self.nonlinearity == "relu", gx, h, self.weight_hh)
         return out.squeeze(0) if unbatched else out
 
 
@@ -400,9 +304,9 @@ class RNNBase(Module):
             for t in order:
                 h = hs[t] = _gru_step(steps[t], h, w_hh, b_hh)
         else:
-            activation = ops.tanh if self.mode == "RNN_TANH" else ops.relu
+            relu = self.mode == "RNN_RELU"
             for t in order:
-                h = hs[t] = _rnn_step(activation, steps[t], h, w_hh)
+                h = hs[t] = _rnn_step(relu, steps[t], h, w_hh)
         return ops.stack(hs, 0), h, c
 
     def extra_repr(self) -> str:

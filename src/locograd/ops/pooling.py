@@ -141,7 +141,7 @@ class MaxPool2d(Function):
         return IndexAddZeros.apply(grad, ctx.in_shape, full), None, None
 
     @staticmethod
-    def backward_np(ctx, grad):
+    def backward_np(ctx, grad, *unused):
         _, _, h, w = ctx.in_shape
         ph, pw = ctx.geometry[2]
         out = np.zeros(ctx.padded_shape, dtype=grad.dtype)

@@ -387,6 +387,10 @@ class Split(Function):
     def backward(ctx, *grads):
         return cat(list(grads), ctx.dim), None, None
 
+    @staticmethod
+    def backward_np(ctx, *grads):
+        return np.concatenate(grads, axis=ctx.dim), None, None
+
 
 def split(x, split_size_or_sections, dim: int = 0):
     """Split into chunks of ``split_size`` (the last may be smaller) or of the given sizes."""
@@ -418,11 +422,39 @@ def chunk(x, chunks: int, dim: int = 0):
     return split(x, max(size, 1), d)
 
 
+class Unbind(Function):
+    """The slices along ``dim`` in one node (views of the input); backward stacks them."""
+
+    label = "Unbind"
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        moved = np.moveaxis(x.data, dim, 0)
+        return tuple(moved[i] for i in range(moved.shape[0]))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return stack(list(grads), ctx.dim), None
+
+    @staticmethod
+    def backward_np(ctx, *grads):
+        return np.stack(grads, axis=ctx.dim), None
+
+
 def unbind(x, dim: int = 0):
-    """The slices along ``dim``, as a tuple of tensors with that dimension removed."""
+    """The slices along ``dim``, as a tuple of tensors with that dimension removed.
+
+    Example:
+        >>> import locograd as lg
+        >>> [t.tolist() for t in lg.arange(6).reshape(2, 3).unbind(1)]
+        [[0, 3], [1, 4], [2, 5]]
+    """
     d = normalize_dim(dim, x.data.ndim, "unbind")
-    parts = split(x, 1, d)
-    return tuple(squeeze(p, d) for p in parts)
+    if x.data.shape[d] == 0:
+        return ()
+    outs = Unbind.apply(x, d)
+    return tuple(_as_view(o, x) for o in outs) if type(outs) is tuple else (_as_view(outs, x),)
 
 
 class Pad(Function):
