@@ -18,7 +18,7 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 demo: $(VENV)/.installed-$(EXTRAS)
-	$(PY) examples/demo.py
+	$(VENV)/bin/locograd demo
 
 # The optional PyTorch oracle tests: install the local CPU wheel when the machine has one
 # (pip's find-links); never pull the multi-GB CUDA build from the index just for tests.

@@ -19,7 +19,7 @@ from .backend import (Generator, as_dtype, bool_, default_generator, float16, fl
 from .tensor import Tensor
 from .factory import *  # noqa: F401,F403
 from .ops import *  # noqa: F401,F403
-from . import data, nn, optim  # noqa: E402  (they build on the tensor and the ops above)
+from . import nn, optim  # noqa: E402  (built on the core above)
 from .io import load, save  # noqa: E402
 
 __version__ = "0.1.0"
@@ -29,3 +29,20 @@ double = float64
 long = int64
 half = float16
 bool = bool_  # noqa: A001
+
+# Heavier subpackages load on first use (``lg.data``, ``lg.viz``...): ``import locograd`` stays
+# fast for scripts that never touch them.
+_LAZY_SUBMODULES = ("data", "diagnostics", "experiments", "locoprop", "models", "train", "viz")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'locograd' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY_SUBMODULES))

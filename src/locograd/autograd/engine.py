@@ -170,7 +170,9 @@ def _as_value(g, create_graph):
 
 
 def _as_tensor(g):
-    return g if isinstance(g, TensorBase) or g is None else new_tensor(g)
+    if g is None or isinstance(g, TensorBase):
+        return g
+    return new_tensor(g if type(g) is _ndarray else np.asarray(g))
 
 
 def _fit(g, shape, dtype, node, index, create_graph):
@@ -423,14 +425,22 @@ def _pre_backward(node, gout, capture, captured, create_graph):
 
 
 def _call_backward(node, gouts, anomaly, create_graph):
-    """Run ``node.backward`` on tensors and its post-hooks; return one gradient per input."""
-    gin = type(node).backward(node, *gouts)
+    """Run the node's backward and its post-hooks; return one gradient per input.
+
+    The NumPy transcription runs whenever the pass is not recorded (hooks see tensors either
+    way); ``backward`` on tensors runs under ``create_graph``."""
+    if not create_graph and node.backward_np is not None:
+        gin = node.backward_np(node, *[g.data if isinstance(g, TensorBase) else g
+                                       for g in gouts])
+    else:
+        gin = type(node).backward(node, *gouts)
     if type(gin) is not tuple:
         gin = (gin,)
     if len(gin) != len(node._next):
         gin = _check_count(node, gin)
     hooks = node._hooks_
     if hooks and hooks.get("post"):
+        gin = tuple(_as_tensor(g) for g in gin)
         for hook in hooks["post"]:
             r = hook(gin, tuple(gouts))
             if r is not None:

@@ -16,9 +16,11 @@ Example:
 from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .kfac import KFAC
 from .optimizer import Optimizer, required
 from .rmsprop import RMSprop
 from .sgd import SGD
+from .shampoo import Shampoo
 
-__all__ = ["Optimizer", "required", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW",
-           "lr_scheduler"]
+__all__ = ["Optimizer", "required", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Shampoo",
+           "KFAC", "lr_scheduler"]
