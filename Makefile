@@ -7,7 +7,7 @@ PIP    := $(VENV)/bin/pip
 PY     := $(VENV)/bin/python
 EXTRAS := test
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean graphviz
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,16 @@ $(VENV)/.installed-oracle: | $(VENV)/bin/python
 	$(if $(TORCH_WHEEL),$(PIP) install --quiet "$(TORCH_WHEEL)",@echo "no local torch wheel: the PyTorch oracle tests will be skipped")
 	touch $@
 
-test: $(VENV)/.installed-$(EXTRAS) $(VENV)/.installed-oracle
+# Graphviz's `dot` renders graph pictures (SVG/PNG): a system package, installed when we can.
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -q graphviz >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q graphviz >/dev/null 2>&1; } || \
+	    echo "could not install graphviz: the SVG/PNG picture tests will be skipped"; \
+	  else echo "Graphviz's dot is missing (apt install graphviz): SVG/PNG picture tests will be skipped"; fi; }
+
+test: $(VENV)/.installed-$(EXTRAS) $(VENV)/.installed-oracle graphviz
 	$(PY) -m pytest -q -n 2
 
 bench: $(VENV)/.installed-$(EXTRAS)
