@@ -20,11 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .function import Function
+from .function import Function, _next_seq
 from .grad_mode import debug_state
 from .tensor_base import TensorBase
 
-__all__ = ["retain_values", "nodes", "edges", "Edge", "value_of", "gradient_of"]
+__all__ = ["retain_values", "nodes", "edges", "Edge", "value_of", "gradient_of",
+           "sequence_mark", "is_hook_node"]
 
 
 class retain_values:
@@ -126,3 +127,15 @@ def gradient_of(source, output_nr: int = 0):
         return None
     g = grads[output_nr]
     return g.data if isinstance(g, TensorBase) else np.asarray(g)
+
+
+def sequence_mark() -> int:
+    """A creation number between the nodes created before this call and those created after:
+    ``before._seq < sequence_mark() < after._seq``. Bracketing a forward call with two marks
+    tells which nodes it created (graph pictures group nodes by module this way)."""
+    return _next_seq()
+
+
+def is_hook_node(node) -> bool:
+    """True for the identity nodes that module backward hooks insert (pictures hide them)."""
+    return bool(getattr(node, "is_hook_node", False))

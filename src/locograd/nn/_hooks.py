@@ -103,6 +103,8 @@ def _wrap(callback, tensors: list) -> tuple:
 class _Identity(Function):
     """Identity on several tensors; its backward passes the gradients through ``callback``."""
 
+    is_hook_node = True  # graph pictures hide these identity nodes
+
     label = "BackwardHook"
 
     @staticmethod

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from ..autograd import graph as _graph
-from ..autograd.function import Function, _next_seq
+from ..autograd.function import Function
 from ..autograd.tensor_base import TensorBase
-from ..nn._hooks import _Identity
 from ..nn.module import Module
 
 __all__ = ["record_modules", "collect", "Picture", "Vertex", "Arrow", "Scope"]
@@ -117,7 +116,7 @@ class record_modules:
         scope = Scope(name, type(module).__name__, self._calls[name], parent)
         self._calls[name] += 1
         # Consuming a number of the node counter is harmless: only the order matters.
-        self._stack.append((scope, _next_seq()))
+        self._stack.append((scope, _graph.sequence_mark()))
 
     def _exit(self, name, module, args, output):
         if not self._stack or self._stack[-1][0].name != name:
@@ -159,7 +158,7 @@ def parameter_names(params) -> dict:
 
 def _resolve(source, output_nr):
     """Follow identity nodes of module backward hooks back to the real producer."""
-    while isinstance(source, _Identity):
+    while _graph.is_hook_node(source):
         edge = source._next[output_nr + 1]  # input 0 of the identity is its callback
         source, output_nr = edge[0], edge[1]
     return source, output_nr
@@ -180,7 +179,7 @@ def collect(outputs, names: dict, leaf_gradients=None) -> Picture:
     ops = {}
     vertices = []
     for node in reversed(_graph.nodes(*outputs)):  # forward order
-        if isinstance(node, _Identity):
+        if _graph.is_hook_node(node):
             continue
         scope = node.__dict__.get(SCOPE_ATTRIBUTE)
         vertex = Vertex(f"n{node._seq}", "op", node.label, node._seq, scope,
@@ -192,7 +191,7 @@ def collect(outputs, names: dict, leaf_gradients=None) -> Picture:
     leaves = {}
     arrows = []
     for edge in sorted(_graph.edges(*outputs), key=lambda e: (e.consumer._seq, e.index)):
-        if isinstance(edge.consumer, _Identity):
+        if _graph.is_hook_node(edge.consumer):
             continue
         source, output_nr = _resolve(edge.source, edge.output_nr)
         if isinstance(source, Function):
