@@ -255,19 +255,27 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs):
     # captured (those go through ``_pre_backward``): ``grad()`` and gradcheck run backward_np.
     fast_nodes = None if capture is None else \
         needed - {key[0] for key in capture if isinstance(key[0], Function)}
+    fast = not general and fast_nodes is None
+    # ``upcoming`` is the node to run next when it is known without the heap: a first delivery
+    # to a node that outranks everything in the heap (the common case of a chain) skips a push
+    # and a pop. It always holds the highest pending creation number outside the heap.
+    upcoming = None
     try:
-        while heap:
-            node = _heappop(heap)[1]
+        while heap or upcoming is not None:
+            if upcoming is not None:
+                node, upcoming = upcoming, None
+            else:
+                node = _heappop(heap)[1]
             gout = buffers.pop(node)
-            if not general and node.backward_np is not None and node._hooks_ is None \
-                    and (fast_nodes is None or node in fast_nodes):
+            backward_np = node.backward_np
+            if backward_np is not None and node._hooks_ is None and \
+                    (fast or not general and node in fast_nodes):
                 # Fast path: arrays in, arrays out (missing outputs of a multi-output node as
                 # zeros, as ``backward`` would see them).
                 if type(gout) is list:
-                    gin = node.backward_np(node, *_zero_filled(node, gout))
+                    gin = backward_np(node, *_zero_filled(node, gout))
                 else:
-                    gin = node.backward_np(node, gout if type(gout) is _ndarray
-                                           else np.asarray(gout))
+                    gin = backward_np(node, gout if type(gout) is _ndarray else np.asarray(gout))
                 if type(gin) is not tuple:
                     gin = (gin,)
             else:
@@ -297,8 +305,19 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs):
                 if isinstance(target, Function) and target._out_meta is None \
                         and target not in buffers:
                     buffers[target] = g
-                    _heappush(heap, (-target._seq, target))
+                    seq = target._seq
+                    if upcoming is None:
+                        if not heap or -heap[0][0] < seq:
+                            upcoming = target
+                            continue
+                    elif seq > upcoming._seq:
+                        target, upcoming = upcoming, target
+                        seq = target._seq
+                    _heappush(heap, (-seq, target))
                 else:
+                    if upcoming is not None:  # _deliver may push: keep the heap complete
+                        _heappush(heap, (-upcoming._seq, upcoming))
+                        upcoming = None
                     _deliver(buffers, heap, leaves, target, nr, g, create_graph)
 
         # ---- leaves: run their hooks once on the summed gradient, then accumulate or capture.

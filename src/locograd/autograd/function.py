@@ -126,18 +126,23 @@ class Function:
     @property
     def saved_arrays(self) -> list:
         """The saved tensors' arrays (checked like ``saved_tensors``), for ``backward_np``."""
+        saved = self._saved
+        if saved is None or saved is RELEASED:
+            return list(self._saved_or_raise())
         out = []
-        for i, entry in enumerate(self._saved_or_raise()):
+        for entry in saved:
             if type(entry) is tuple:
                 if len(entry) == 2:
                     t, v0 = entry
                     if t._version[0] != v0:
-                        raise RuntimeError(_inplace_message(self, i, t.data, v0, t._version[0]))
+                        raise RuntimeError(_inplace_message(self, _position(saved, entry), t.data,
+                                                            v0, t._version[0]))
                     out.append(t.data)
                 else:
                     arr, vlist, v0, _ = entry
                     if vlist[0] != v0:
-                        raise RuntimeError(_inplace_message(self, i, arr, v0, vlist[0], True))
+                        raise RuntimeError(_inplace_message(self, _position(saved, entry), arr, v0,
+                                                            vlist[0], True))
                     out.append(arr)
             else:
                 out.append(entry)
@@ -378,6 +383,11 @@ def _find(obj, candidates):
         if c is obj:
             return i
     return None
+
+
+def _position(items, obj) -> int:
+    """Index of ``obj`` in ``items`` by identity (``==`` on tensors is elementwise)."""
+    return next(k for k, item in enumerate(items) if item is obj)
 
 
 def _inplace_message(node, index, array, v0, v1, output=False) -> str:
