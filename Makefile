@@ -40,8 +40,11 @@ graphviz:
 test: $(VENV)/.installed-$(EXTRAS) $(VENV)/.installed-oracle graphviz
 	$(PY) -m pytest -q -n 2
 
-bench: $(VENV)/.installed-$(EXTRAS)
-	$(PY) benchmarks/op_overhead.py
+# All benchmarks, one pinned core each, one Markdown table against the bars of issue 9
+# (BENCH_ARGS=--quick for a smoke run, BENCH_ARGS="--json bench.json" to keep the figures);
+# the local PyTorch wheel, when there is one, gives the PyTorch columns.
+bench: $(VENV)/.installed-$(EXTRAS) $(VENV)/.installed-oracle
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis src/*.egg-info

@@ -23,10 +23,7 @@ Requires the ``io`` extra (``pip install locograd[io]``), imported only when use
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import secrets
 from collections import OrderedDict
 
 import numpy as np
@@ -124,6 +121,8 @@ def _describe(path: list) -> str:
 
 
 def _checksum(structure: str, arrays: dict) -> str:
+    import hashlib  # imported here: `import locograd` stays fast
+
     h = hashlib.sha256()
     h.update(_FORMAT.encode())
     h.update(structure.encode("utf-8"))
@@ -154,6 +153,8 @@ def save(obj, f) -> None:
         [1.0, 1.0]
     """
     encoder = _Encoder()
+    import json
+
     structure = json.dumps(encoder.encode(obj, []), separators=(",", ":"))
     metadata = {"format": _FORMAT, "locograd.version": str(_VERSION),
                 "locograd.structure": structure,
@@ -169,6 +170,8 @@ def _atomic_write(path: str, payload: bytes) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"save: the directory {directory!r} does not exist")
+    import secrets
+
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     # O_EXCL: never write through an existing file or link; 0o666 lets the umask decide.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -245,6 +248,8 @@ def load(f, map_location=None, weights_only: bool = True):
     if metadata.get("locograd.sha256") != _checksum(structure, arrays):
         raise CheckpointError(f"{where} is corrupted: checksum mismatch (the tensor data or the "
                               f"structure changed after it was written)")
+    import json
+
     try:
         tree = json.loads(structure)
     except ValueError as e:
@@ -264,6 +269,8 @@ def _read_metadata(data: bytes, where: str) -> dict:
         raise CheckpointError(f"{where} is truncated or not a locograd checkpoint: the header "
                               f"claims {n} bytes but the file has {size - 8} after the length"
                               f"{hint}")
+    import json
+
     try:
         header = json.loads(data[8:8 + n].decode("utf-8"))
     except (UnicodeDecodeError, ValueError):

@@ -7,7 +7,9 @@ the activations), which is what makes a character-level RNN cheap per iteration.
 
 Every node takes ``gx``, the input projection of its time step with the biases already added
 (computed for the whole sequence in one GEMM), and has a NumPy backward (``backward_np``) and a
-tensor-op backward (``backward``) so that it can be differentiated again.
+tensor-op backward (``backward``) so that it can be differentiated again. The 2-D products use
+``np.dot``: for the small shapes of a recurrence (a batch of 1: the weight gradient is an outer
+product) it is up to 5x faster than ``np.matmul``, and the same BLAS call for large ones.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ class RNNStep(Function):
 
     @staticmethod
     def forward(ctx, gx, h_prev, w_hh, relu):
-        out = np.matmul(h_prev.data, w_hh.data.T)
+        out = np.dot(h_prev.data, w_hh.data.T)
         out += gx.data
         if relu:
             np.maximum(out, 0, out=out)
@@ -60,8 +62,8 @@ class RNNStep(Function):
             da = np.multiply(out, out)
             np.subtract(1.0, da, out=da)
             da *= grad
-        return (da if need[0] else None, np.matmul(da, w_hh) if need[1] else None,
-                np.matmul(da.T, h_prev) if need[2] else None, None)
+        return (da if need[0] else None, np.dot(da, w_hh) if need[1] else None,
+                np.dot(da.T, h_prev) if need[2] else None, None)
 
 
 class LSTMStep(Function):
@@ -72,7 +74,7 @@ class LSTMStep(Function):
 
     @staticmethod
     def forward(ctx, gx, h_prev, c_prev, w_hh):
-        a = np.matmul(h_prev.data, w_hh.data.T)
+        a = np.dot(h_prev.data, w_hh.data.T)
         a += gx.data
         n = a.shape[-1] // 4
         act = _sigmoid(a)
@@ -114,9 +116,9 @@ class LSTMStep(Function):
         d_gates[:, 2 * n:3 * n] = dc * i * (1.0 - g * g)
         d_gates[:, 3 * n:] = grad_h * tanh_c * o * (1.0 - o)
         return (d_gates if need[0] else None,
-                np.matmul(d_gates, w_hh) if need[1] else None,
+                np.dot(d_gates, w_hh) if need[1] else None,
                 dc * f if need[2] else None,
-                np.matmul(d_gates.T, h_prev) if need[3] else None)
+                np.dot(d_gates.T, h_prev) if need[3] else None)
 
 
 class GRUStep(Function):
@@ -128,7 +130,7 @@ class GRUStep(Function):
     @staticmethod
     def forward(ctx, gx, h_prev, w_hh, b_hh):
         hp = h_prev.data
-        b = np.matmul(hp, w_hh.data.T)
+        b = np.dot(hp, w_hh.data.T)
         if b_hh is not None:
             b += b_hh.data
         a = gx.data
@@ -172,6 +174,6 @@ class GRUStep(Function):
         d_gh = d_gx.copy()
         d_gh[:, 2 * n_h:] *= r
         return (d_gx if need[0] else None,
-                grad * z + np.matmul(d_gh, w_hh) if need[1] else None,
-                np.matmul(d_gh.T, hp) if need[2] else None,
+                grad * z + np.dot(d_gh, w_hh) if need[1] else None,
+                np.dot(d_gh.T, hp) if need[2] else None,
                 d_gh if need[3] else None)

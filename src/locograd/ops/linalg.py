@@ -48,7 +48,8 @@ class MatMul(Function):
         need = ctx.needs_input_grad
         ctx.save_for_backward(a if need[1] else None, b if need[0] else None)
         ctx.nd = (x.ndim, y.ndim)
-        return np.matmul(x, y)
+        # np.dot is the same BLAS call for 2-D operands with less overhead on small ones.
+        return np.dot(x, y) if x.ndim == 2 and y.ndim == 2 else np.matmul(x, y)
 
     @staticmethod
     def backward(ctx, grad):
@@ -96,6 +97,11 @@ class MatMul(Function):
                 ga = grad[..., None] * b
             if need[1]:
                 gb = np.matmul(np.swapaxes(a, -1, -2), grad[..., None])[..., 0]
+        elif nda == 2 and ndb == 2:
+            if need[0]:
+                ga = np.dot(grad, b.T)
+            if need[1]:
+                gb = np.dot(a.T, grad)
         else:
             if need[0]:
                 ga = np.matmul(grad, np.swapaxes(b, -1, -2))
@@ -176,7 +182,7 @@ class Linear(Function):
                              f"{bias.data.shape} and dtype {bias.data.dtype}")
         need = ctx.needs_input_grad
         ctx.save_for_backward(x if need[1] else None, weight if need[0] else None)
-        out = np.matmul(xd, w.T)
+        out = np.dot(xd, w.T)  # x (..., in) . W^T (in, out): one GEMM for any leading dims
         if bias is not None:
             out += bias.data
         return out
@@ -201,12 +207,12 @@ class Linear(Function):
     def backward_np(ctx, grad):
         x, weight = ctx.saved_arrays
         need = ctx.needs_input_grad
-        gx = np.matmul(grad, weight) if need[0] else None
+        gx = np.dot(grad, weight) if need[0] else None
         gw = None
         if need[1]:
             g2 = grad if grad.ndim == 2 else grad.reshape(-1, grad.shape[-1])
             x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-            gw = np.matmul(g2.T, x2)
+            gw = np.dot(g2.T, x2)
         gb = None
         if need[2]:
             gb = grad.sum(axis=tuple(range(grad.ndim - 1))) if grad.ndim > 1 else grad

@@ -13,14 +13,25 @@ Example:
     >>> loss = model(lg.ones(4, 3)).pow(2).mean()
     >>> opt.zero_grad(); loss.backward(); _ = opt.step(); sched.step()
 """
-from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
-from .kfac import KFAC
 from .optimizer import Optimizer, required
 from .rmsprop import RMSprop
 from .sgd import SGD
-from .shampoo import Shampoo
 
 __all__ = ["Optimizer", "required", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Shampoo",
            "KFAC", "lr_scheduler"]
+
+# The second-order optimisers and the schedules load on first use (``optim.KFAC``,
+# ``optim.lr_scheduler.StepLR``): importing locograd stays fast.
+_LAZY = {"Shampoo": ".shampoo", "KFAC": ".kfac", "lr_scheduler": ".lr_scheduler"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        module = importlib.import_module(_LAZY[name], __name__)
+        value = module if name == "lr_scheduler" else getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'locograd.optim' has no attribute '{name}'")
