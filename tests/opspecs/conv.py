@@ -133,7 +133,15 @@ SPECS = [
                                         _const(np.array([2.0, 0.5, 1.5])), w, b),
            lambda rng: normal(rng, (3, 3, 4), (3,), (3,)),
            reference=lambda x, w, b: (x - np.array([0.5, -1.0, 0.2])[:, None]) / np.sqrt(
-               np.array([2.0, 0.5, 1.5])[:, None] + 1e-5) * w[:, None] + b[:, None]),
+               np.array([2.0, 0.5, 1.5])[:, None] + 1e-5) * w[:, None] + b[:, None],
+           covers=("BatchNormEval",)),
+    OpSpec("batch_norm_eval_no_affine_2d",
+           lambda x: F.batch_norm(x, _const(np.array([0.5, -1.0])), _const(np.array([2.0, 0.5])),
+                                  eps=1e-3),
+           lambda rng: normal(rng, (2, 2, 3, 3)),
+           reference=lambda x: (x - np.array([0.5, -1.0])[:, None, None]) / np.sqrt(
+               np.array([2.0, 0.5])[:, None, None] + 1e-3),
+           covers=("BatchNormEval",)),
     OpSpec("layer_norm", lambda x, w, b: F.layer_norm(x, (5,), w, b),
            lambda rng: normal(rng, (3, 4, 5), (5,), (5,)),
            reference=lambda x, w, b: _reference_layer_norm(x, w, b, 1), covers=("LayerNorm",)),

@@ -170,14 +170,48 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: running_mean and running_var are required when "
                          "training=False")
-    # Evaluation: an affine map per channel, differentiable in the input, weight and bias.
+    # Evaluation: an affine map per channel with the running statistics, in one node.
     view = (1, -1) + (1,) * (d.ndim - 2)
-    invstd = (1.0 / np.sqrt(running_var.data + eps)).astype(d.dtype, copy=False)
-    scale = weight * new_tensor(invstd) if weight is not None else new_tensor(invstd)
-    shift = -(new_tensor(running_mean.data.astype(d.dtype, copy=False)) * scale)
-    if bias is not None:
-        shift = shift + bias
-    return input * scale.reshape(view) + shift.reshape(view)
+    mean = running_mean.data.astype(d.dtype, copy=False).reshape(view)
+    invstd = (1.0 / np.sqrt(running_var.data + eps)).astype(d.dtype, copy=False).reshape(view)
+    return BatchNormEval.apply(input, weight, bias, mean, invstd)
+
+
+class BatchNormEval(Function):
+    """``(x - mean) * invstd * weight + bias`` per channel, with fixed (running) statistics."""
+
+    label = "BatchNorm"
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, mean, invstd):
+        xd = x.data
+        view = mean.shape
+        ctx.axes = (0,) + tuple(range(2, xd.ndim))
+        need = ctx.needs_input_grad
+        ctx.save_for_backward(x if need[1] else None, weight, mean, invstd)
+        out = xd - mean
+        out *= invstd if weight is None else invstd * weight.data.reshape(view)
+        if bias is not None:
+            out += bias.data.reshape(view)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, mean, invstd = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        scale = invstd if weight is None else weight.reshape(invstd.shape) * invstd
+        return (grad * scale if need[0] else None,
+                (grad * ((x - mean) * invstd)).sum(ctx.axes) if need[1] else None,
+                grad.sum(ctx.axes) if need[2] else None, None, None)
+
+    @staticmethod
+    def backward_np(ctx, grad):
+        x, weight, mean, invstd = ctx.saved_arrays
+        need = ctx.needs_input_grad
+        scale = invstd if weight is None else weight.reshape(invstd.shape) * invstd
+        return (grad * scale if need[0] else None,
+                (grad * ((x - mean) * invstd)).sum(ctx.axes) if need[1] else None,
+                grad.sum(ctx.axes) if need[2] else None, None, None)
 
 
 class LayerNorm(Function):
