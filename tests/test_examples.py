@@ -32,11 +32,14 @@ def test_char_rnn_trains_on_the_project_docs_by_default(capsys):
     corpus = module.default_corpus()
     assert "locograd" in corpus
     losses = [module.main(["--epochs", str(epochs), "--max-chars", "600", "--hidden-size", "16",
-                           "--sample-length", "20"]) for epochs in (1, 3)]
+                           "--lr", "3e-2", "--sample-length", "20"]) for epochs in (1, 6)]
     out = capsys.readouterr().out
     assert "--- sample ---" in out
-    uniform = math.log(len(set(corpus[:600])))  # the loss of a uniform guess
-    assert losses[1] < losses[0] < uniform
+    # The first epoch's mean starts at a uniform guess, whatever the docs say; six epochs must
+    # learn the character statistics well below it (about 2.6 nats against 3.8 today).
+    uniform = math.log(len(set(corpus[:600])))
+    assert losses[1] < losses[0]
+    assert losses[1] < uniform - 0.5
 
 
 def test_char_rnn_on_a_given_file(capsys, tmp_path):

@@ -15,7 +15,7 @@ import numpy as np
 from ..autograd.tensor_base import TensorBase, new_tensor
 from ..backend import Generator, get_default_dtype
 from .dataset import Dataset
-from .idx import idx_magic, read_idx
+from .idx import find_idx_file, idx_magic, read_idx
 from .transforms import apply_to_batch
 
 __all__ = ["ArrayDataset", "load_digits", "Digits", "MNIST", "CharDataset"]
@@ -200,13 +200,9 @@ class MNIST(ArrayDataset):
         super().__init__(images, labels.astype(np.int64), transform, target_transform)
 
     def _find(self, name: str) -> str:
-        tried = []
-        for directory in (self.root, os.path.join(self.root, "MNIST", "raw")):
-            for candidate in (name, name + ".gz"):
-                path = os.path.join(directory, candidate)
-                if os.path.isfile(path):
-                    return path
-                tried.append(path)
+        path, tried = find_idx_file(self.root, [name])
+        if path is not None:
+            return path
         raise FileNotFoundError(f"MNIST: cannot find the {self.split} split's file {name}[.gz]; "
                                 f"looked for: {', '.join(tried)}")
 

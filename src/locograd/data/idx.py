@@ -15,7 +15,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["read_idx", "write_idx", "idx_magic"]
+__all__ = ["read_idx", "write_idx", "idx_magic", "find_idx_file"]
 
 _TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
           0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
@@ -41,6 +41,27 @@ def _read_bytes(path: str) -> bytes:
         raise ValueError(f"read_idx: {path} is a truncated or corrupt gzip file ({error})") \
             from None
 
+
+
+def find_idx_file(root: str, names) -> tuple[str | None, list]:
+    """The first of ``names`` (each plain or ``.gz``) in ``root`` or ``root/MNIST/raw`` (the
+    layout torchvision downloads to), as ``(path, [])``; ``(None, every path tried)`` when none
+    exists, for the caller's error message.
+
+    Example:
+        >>> import tempfile
+        >>> find_idx_file(tempfile.mkdtemp(), ["t10k-images-idx3-ubyte"])[0] is None
+        True
+    """
+    tried = []
+    for directory in (root, os.path.join(root, "MNIST", "raw")):
+        for name in names:
+            for candidate in (name, name + ".gz"):
+                path = os.path.join(directory, candidate)
+                if os.path.isfile(path):
+                    return path, []
+                tried.append(path)
+    return None, tried
 
 def read_idx(path, expected_magic: int | None = None) -> np.ndarray:
     """Read an IDX file (raw or gzip) into an array of its dtype and shape.

@@ -5,7 +5,10 @@ state: each figure gets its own Agg canvas, so it works without a display and in
 """
 from __future__ import annotations
 
+import io
 import os
+
+from ..io import _atomic_write
 
 __all__ = ["new_figure", "save_figure", "layer_axis"]
 
@@ -25,13 +28,20 @@ def new_figure(rows: int, columns: int, size=(10.0, 7.0), what: str = "this plot
     return figure, axes
 
 
-def save_figure(figure, path) -> str:
-    """Write ``figure`` (the format follows the extension), creating missing directories."""
+def save_figure(figure, path, dpi: int = 110) -> str:
+    """Write ``figure`` (the format follows the extension), creating missing directories.
+
+    The image is rendered in memory and then replaces ``path`` atomically, so a failed or
+    interrupted render never leaves a truncated file behind.
+    """
     path = os.fspath(path)
     directory = os.path.dirname(path)
     if directory:
         os.makedirs(directory, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    image_format = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=image_format, dpi=dpi)
+    _atomic_write(path, buffer.getvalue())
     return path
 
 

@@ -15,7 +15,6 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.tensor_base import new_tensor
 
 __all__ = ["batch_norm", "layer_norm"]
 

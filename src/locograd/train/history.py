@@ -129,12 +129,7 @@ def plot_history(history: History, path) -> None:
         >>> plot_history(h, path); os.path.getsize(path) > 0
         True
     """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("plotting the training curves needs matplotlib: "
-                          "pip install 'locograd[plot]'") from None
+    from ..diagnostics.plots import new_figure, save_figure
     if not history.rows:
         raise ValueError("plot_history: the history is empty (no epoch has finished)")
     epochs = history["epoch"]
@@ -145,9 +140,9 @@ def plot_history(history: History, path) -> None:
                 name = column[len(prefix):]
                 if all(p[0] != name for p in panels):
                     panels.append((name, "train_" + name, "val_" + name))
-    figure = Figure(figsize=(5.0 * len(panels), 3.8), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    figure, axes = new_figure(1, len(panels), size=(5.0 * len(panels), 3.8),
+                              what="plotting the training curves")
+    axes = axes[0]
     columns = set(history.columns)
     for ax, (name, train_column, val_column) in zip(axes, panels):
         for column, label, style in ((train_column, "training", "-o"),
@@ -163,4 +158,4 @@ def plot_history(history: History, path) -> None:
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         ax.legend()
-    figure.savefig(os.fspath(path), dpi=100)
+    save_figure(figure, path, dpi=100)
