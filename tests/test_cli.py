@@ -5,10 +5,12 @@ import subprocess
 import sys
 import types
 
+import numpy as np
 import pytest
 
 import locograd.cli as cli
 from locograd.cli import main
+from locograd.data import Digits
 from locograd.train import load_checkpoint
 
 MNIST_DIR = "/work/shared/data/mnist"
@@ -94,6 +96,16 @@ def test_train_each_image_model(capsys, tmp_path, model):
     assert checkpoint["extra"]["config"]["name"] == model
     assert checkpoint["extra"]["spec"]["limit"] == 120
     assert (tmp_path / "history.csv").read_text().startswith("epoch,train_loss,val_loss")
+
+
+def test_train_saves_the_standardisation_fitted_on_the_training_images(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "--model", "mlp", "--limit", 100, "--val-split", 0,
+                       "--epochs", 1, "--out", tmp_path, "--no-progress")
+    assert code == 0, err
+    images = Digits("train").inputs[:100].astype(np.float64)  # no validation split: all 100
+    saved = load_checkpoint(tmp_path)["extra"]["standardize"]
+    np.testing.assert_allclose(np.ravel(saved["mean"]), [images.mean()], rtol=1e-6)
+    np.testing.assert_allclose(np.ravel(saved["std"]), [images.std()], rtol=1e-6)
 
 
 def test_train_char_rnn_then_sample(capsys, tmp_path, text_file):

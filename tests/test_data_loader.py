@@ -74,6 +74,8 @@ def test_seed_from_manual_seed_without_generator():
 def test_unshuffled_order_is_sequential():
     loader = data.DataLoader(_labels_dataset(10), batch_size=4)
     assert [y.tolist() for _, y in loader] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    pinned = data.DataLoader(_labels_dataset(10), batch_size=4, pin_memory=True)  # ignored
+    assert [y.tolist() for _, y in pinned] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
 @pytest.mark.parametrize("drop_last, sizes", [(True, [3, 3, 3]), (False, [3, 3, 3, 1])])

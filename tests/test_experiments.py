@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
+from locograd.cli import main
 from locograd.experiments import graph, paralysis, rnn_gradients
 
 HAS_DOT = shutil.which("dot") is not None
@@ -49,7 +50,6 @@ def test_graph_experiment_shows_softmax_minus_onehot_on_the_logits(tmp_path):
 
 
 def test_graph_experiment_through_the_locograd_command(tmp_path, capsys):
-    from locograd.cli import main
     assert main(["experiment", "graph", "--out", str(tmp_path), "--only", "max",
                  "--format", "dot"]) == 0
     assert [p.name for p in tmp_path.iterdir()] == ["max.dot"]
@@ -70,9 +70,9 @@ def test_paralysis_sigmoid_gradients_fall_toward_the_input_and_relu_kaiming_is_f
 
 
 def test_paralysis_command_writes_table_csv_and_plot(tmp_path, capsys):
-    code = paralysis.main(["--out", str(tmp_path), "--inputs", "50", "--hidden", "20",
-                           "--layers", "3", "--classes", "5", "--batch-size", "16",
-                           "--seeds", "1"])
+    code = main(["experiment", "paralysis", "--out", str(tmp_path), "--inputs", "50",
+                 "--hidden", "20", "--layers", "3", "--classes", "5", "--batch-size", "16",
+                 "--seeds", "1"])
     assert code == 0
     out = capsys.readouterr().out
     assert "hidden 3 / hidden 1" in out and "relu+kaiming+std" in out
@@ -103,8 +103,8 @@ def test_rnn_gradients_vanish_explode_and_lstm_keeps_them_longer():
 
 
 def test_rnn_gradients_command_writes_table_csv_and_plot(tmp_path, capsys):
-    code = rnn_gradients.main(["--out", str(tmp_path), "--length", "6", "--hidden", "8",
-                               "--batch-size", "2", "--sigmas", "0.5", "2"])
+    code = main(["experiment", "rnn-gradients", "--out", str(tmp_path), "--length", "6",
+                 "--hidden", "8", "--batch-size", "2", "--sigmas", "0.5", "2"])
     assert code == 0
     out = capsys.readouterr().out
     assert "tanh sigma=2, inputs x1" in out and "lstm" in out
@@ -115,4 +115,6 @@ def test_rnn_gradients_command_writes_table_csv_and_plot(tmp_path, capsys):
     assert len(rows) == 7 and float(rows[4][2]) == pytest.approx(8.0, rel=1e-3)  # d = 3: 2^3
     pytest.importorskip("matplotlib")
     assert (tmp_path / "rnn_gradients.png").read_bytes()[:4] == b"\x89PNG"
-    assert rnn_gradients.main(["--out", str(tmp_path), "--sigmas", "-1"]) == 2
+    capsys.readouterr()
+    assert main(["experiment", "rnn-gradients", "--out", str(tmp_path), "--sigmas", "-1"]) == 2
+    assert "--sigmas must be positive" in capsys.readouterr().err

@@ -83,6 +83,29 @@ def test_eigen_damping_changes_take_effect_at_the_next_step():
     np.testing.assert_allclose(direction, kron_solve(a, g, matrix, 2.0), rtol=1e-9, atol=1e-12)
 
 
+def test_running_factors_momentum_and_weight_decay_over_three_steps():
+    # decay = min(1 - 1/k, stat_decay) at the k-th factor update: 0 (the batch), 0.5, then 0.6
+    layer, x, y = linear_problem(seed=19)
+    lr, momentum, weight_decay, damping, stat_decay = 0.1, 0.9, 0.01, 0.1, 0.6
+    opt = optim.KFAC(layer, lr=lr, damping=damping, stat_decay=stat_decay, inv_update_freq=1,
+                     momentum=momentum, weight_decay=weight_decay, kl_clip=None,
+                     fisher="empirical", damping_method="eigen")
+    rng = np.random.default_rng(19)
+    running_a = running_g = buffer = None
+    for k, decay in enumerate((0.0, 0.5, 0.6), start=1):
+        batch_x = x + rng.standard_normal(x.shape)
+        a, g = batch_factors(layer, batch_x, y)
+        running_a = a if k == 1 else decay * running_a + (1 - decay) * a
+        running_g = g if k == 1 else decay * running_g + (1 - decay) * g
+        weights = np.concatenate([layer.weight.data, layer.bias.data[:, None]], axis=1)
+        direction, matrix = take_step(opt, layer, batch_x, y)
+        update = kron_solve(running_a, running_g, matrix, damping) + weight_decay * weights
+        buffer = update if buffer is None else momentum * buffer + update
+        np.testing.assert_allclose(direction, buffer, rtol=1e-9, atol=1e-12, err_msg=f"step {k}")
+    np.testing.assert_allclose(opt.state[layer.weight]["A"], running_a, rtol=1e-12)
+    np.testing.assert_allclose(opt.state[layer.weight]["G"], running_g, rtol=1e-12)
+
+
 def per_example_fisher(layer, x, y):
     """``E_b[vec(grad_b) vec(grad_b)^T]`` from per-example gradients taken by autograd."""
     columns = []

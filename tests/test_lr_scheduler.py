@@ -186,6 +186,11 @@ class Halving:
 
 @pytest.mark.parametrize("build", [
     lambda o: sched.StepLR(o, step_size=2, gamma=0.5),
+    lambda o: sched.MultiStepLR(o, milestones=[3, 6, 6], gamma=0.5),
+    lambda o: sched.ExponentialLR(o, gamma=0.8),
+    lambda o: sched.LinearLR(o, start_factor=0.25, total_iters=6),
+    lambda o: sched.MultiplicativeLR(o, Halving()),
+    lambda o: sched.ConstantLR(o, factor=0.5, total_iters=5),
     lambda o: sched.CosineAnnealingLR(o, T_max=5, eta_min=0.01),
     lambda o: sched.OneCycleLR(o, max_lr=2.0, total_steps=12),
     lambda o: sched.InverseTimeDecay(o, decay_rate=0.3),
@@ -194,7 +199,8 @@ class Halving:
                                      sched.ExponentialLR(o, gamma=0.8)], milestones=[3]),
     lambda o: sched.ChainedScheduler([sched.LinearLR(o, start_factor=0.5, total_iters=3),
                                       sched.ExponentialLR(o, gamma=0.8)]),
-], ids=["step", "cosine", "onecycle", "inverse_time", "lambda", "sequential", "chained"])
+], ids=["step", "multistep", "exponential", "linear_warmup", "multiplicative", "constant",
+        "cosine", "onecycle", "inverse_time", "lambda", "sequential", "chained"])
 def test_scheduler_state_dict_resume(build):
     opt = make_opt(momentum=0.9)
     reference = run(build(opt), opt, 10)
@@ -208,6 +214,34 @@ def test_scheduler_state_dict_resume(build):
     new_opt.load_state_dict(saved_opt)
     resumed.load_state_dict(saved)
     assert head + run(resumed, new_opt, 6) == reference
+
+
+def test_reduce_on_plateau_state_dict_resume():
+    metrics = [5, 4, 4, 4, 4, 3, 3, 3, 3, 3, 3, 3]
+
+    def build(opt):
+        return sched.ReduceLROnPlateau(opt, factor=0.5, patience=1, cooldown=1)
+
+    def run_plateau(scheduler, opt, values):
+        out = []
+        for metric in values:
+            opt.step()
+            scheduler.step(metric)
+            out.append(scheduler.get_last_lr()[0])
+        return out
+
+    opt = make_opt(momentum=0.9)
+    reference = run_plateau(build(opt), opt, metrics)
+    # two steps without improvement exceed patience 1: halve, then one step of cooldown
+    assert reference == [1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125, 0.125]
+    opt = make_opt(momentum=0.9)
+    first = build(opt)
+    head = run_plateau(first, opt, metrics[:7])  # stop in a bad streak (one bad step so far)
+    new_opt = make_opt(momentum=0.9)
+    resumed = build(new_opt)
+    new_opt.load_state_dict(opt.state_dict())
+    resumed.load_state_dict(first.state_dict())
+    assert head + run_plateau(resumed, new_opt, metrics[7:]) == reference
 
 
 def test_lambda_state_dict_leaves_out_functions_but_keeps_object_attributes():

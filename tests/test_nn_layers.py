@@ -59,6 +59,7 @@ def test_bilinear_flatten_unflatten():
     assert nn.Flatten(0, 1)(x).shape == (6, 4, 5)
     assert nn.Unflatten(1, (6, 10))(nn.Flatten()(x)).shape == (2, 6, 10)
     assert repr(nn.Flatten()) == "Flatten(start_dim=1, end_dim=-1)"
+    assert gradcheck(nn.Sequential(nn.Flatten(), nn.Unflatten(1, (4, 3))), (_x(2, 3, 4),))
 
 
 # ------------------------------------------------------------------------------ activations

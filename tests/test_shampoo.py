@@ -182,6 +182,30 @@ def test_preconditioning_starts_late_and_roots_refresh_every_few_steps():
                                opt.state[weight]["right_statistics"][0].trace(), rtol=1e-12)
 
 
+def test_sparse_statistics_and_heavy_ball_momentum_by_hand():
+    # statistics at steps 1 and 3 only; p <- p - lr m with m <- beta1 m + S (no Nesterov, w = 1)
+    rng = np.random.default_rng(11)
+    weight0 = rng.standard_normal((3, 2))
+    weight = make_param(weight0)
+    lr, beta1, beta2, eps = 0.2, 0.8, 0.7, 1e-3
+    opt = optim.Shampoo([weight], lr=lr, betas=(beta1, beta2), epsilon=eps, grafting="sgd",
+                        start_preconditioning_step=1, preconditioning_compute_steps=1,
+                        statistics_compute_steps=2, nesterov=False,
+                        moving_average_for_momentum=False)
+    w, left, right, momentum = weight0.copy(), np.zeros((3, 3)), np.zeros((2, 2)), np.zeros((3, 2))
+    for step in range(1, 5):
+        g = rng.standard_normal((3, 2))
+        step_with(opt, [weight], [g])
+        if step in (1, 3):
+            left = beta2 * left + (1 - beta2) * g @ g.T
+            right = beta2 * right + (1 - beta2) * g.T @ g
+        shampoo = root_by_hand(left, eps) @ g @ root_by_hand(right, eps)
+        momentum = beta1 * momentum + shampoo * np.linalg.norm(g) / np.linalg.norm(shampoo)
+        w = w - lr * momentum
+        np.testing.assert_allclose(weight.data, w, rtol=1e-12, atol=1e-14, err_msg=f"step {step}")
+    np.testing.assert_allclose(opt.state[weight]["right_statistics"][0], right, rtol=1e-12)
+
+
 def test_state_dict_round_trip_is_bit_for_bit(tmp_path):
     lg.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 3))

@@ -299,6 +299,16 @@ def test_rounding_and_value_tests():
     assert lg.logical_and(x > 0, x < 1).tolist() == [False, False, True, False]
 
 
+def test_sign_values_and_gradient():
+    x = lg.tensor([-1.5, 0.0, 2.0], dtype=lg.float64, requires_grad=True)
+    s = lg.sign(x)
+    assert s.tolist() == [-1.0, 0.0, 1.0] and s.dtype == lg.float64
+    assert x.sign().tolist() == s.tolist() and lg.sign(lg.tensor([-3, 0, 4])).tolist() == [-1, 0, 1]
+    assert not s.requires_grad  # zero derivative almost everywhere: a constant, like floor
+    (x * s).sum().backward()  # x sign(x) = |x|: the gradient is sign(x), and 0 at 0
+    assert x.grad.tolist() == [-1.0, 0.0, 1.0]
+
+
 def test_remainder_and_fmod_follow_the_sign_conventions():
     a = lg.tensor([-3.0, 3.0])
     assert (a % 2.0).tolist() == [1.0, 1.0] and lg.fmod(a, 2.0).tolist() == [-1.0, 1.0]

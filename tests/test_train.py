@@ -1,6 +1,7 @@
 """``locograd.train``: the fit loop, its optimiser paths, schedules, callbacks, early stopping,
 checkpoints and exact resume."""
 import csv
+import itertools
 import os
 import sys
 
@@ -12,7 +13,7 @@ from locograd import nn, optim
 from locograd.data import DataLoader, TensorDataset
 from locograd.optim import lr_scheduler
 from locograd.train import (Callback, EarlyStopping, History, NonFiniteLossError, accuracy,
-                            evaluate, fit, load_checkpoint)
+                            callbacks, evaluate, fit, load_checkpoint)
 
 
 def blobs(n=96, seed=0):
@@ -426,3 +427,12 @@ def test_progress_bar_on_a_terminal(capsys, monkeypatch):
     captured = capsys.readouterr()
     assert "epoch 1/1:" in captured.err and "0/2" in captured.err  # the tqdm bar
     assert captured.out.startswith("epoch   1  train_loss")
+    # the bar carries the running loss and the throughput (128 samples in 2 s: 64 samples/s)
+    progress = callbacks.Progress(True, epochs=3)
+    clock = itertools.chain([10.0], itertools.repeat(12.0))  # start, then every later reading
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: next(clock))
+    progress.start_epoch(2, batches=5)
+    progress.update(0.25, 128)
+    assert progress.bar.desc.startswith("epoch 2/3") and progress.bar.n == 1
+    assert progress.bar.postfix == "loss 0.2500, 64 samples/s"
+    progress.close()

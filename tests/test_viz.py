@@ -51,6 +51,24 @@ def test_textbook_example_carries_forward_values_and_gradients():
     assert sorted(labels.values()) == ["Add", "Mul", "output", "x", "y", "z"]
 
 
+def test_values_and_gradients_can_each_be_left_out():
+    x, y, z = textbook()
+    with retain_values():
+        f = (x + y) * z
+        f.backward()
+    names = {"x": x, "y": y, "z": z}
+    _, edges = parse_dot(viz.draw_graph(f, params=names, show_grads=False).source)
+    assert ("Add", "Mul", "3", None) in edges and ("z", "Mul", "-4", None) in edges
+    _, edges = parse_dot(viz.draw_graph(f, params=names, show_values=False).source)
+    assert ("Add", "Mul", None, "-4") in edges and ("z", "Mul", None, "3") in edges
+    source = viz.draw_graph(f, params=names, show_values=False, show_grads=False).source
+    assert "<font" not in source and "label=<" not in source
+    # x fans out: its node carries the summed gradient y + 1 = 6, unless gradients are off
+    assert "grad 6<" in viz.trace(lambda: x * y + x, params={"x": x, "y": y}).source
+    fan_out = viz.trace(lambda: x * y + x, params={"x": x, "y": y}, show_grads=False)
+    assert "grad 6<" not in fan_out.source
+
+
 def test_trace_draws_the_same_numbers_and_leaves_grad_untouched():
     x, y, z = textbook()
     picture = viz.trace(lambda: (x + y) * z, params={"x": x, "y": y, "z": z})

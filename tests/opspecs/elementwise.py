@@ -42,6 +42,14 @@ def _apart_pair(rng):
     return lattice(rng, sa, odd=True), lattice(rng, sb, odd=False)
 
 
+def _clamp_bounds(rng):
+    # x on odd, the bounds on even multiples of 0.1 (never tied with x); hi is lo shifted by a
+    # nonzero even multiple, sometimes below lo (where clamp returns hi)
+    sa, sb = broadcast_pair(rng)
+    lo = lattice(rng, sb, odd=False)
+    return lattice(rng, sa, odd=True), lo, lo + rng.choice([-0.4, 0.6, 1.0], size=sb)
+
+
 def _remainder_inputs(rng):
     # b close to one value c, a = (k + f) c with f in [0.3, 0.7]: a / b stays away from the
     # integers (where the quotient jumps) for every pair that broadcasting forms
@@ -212,6 +220,9 @@ SPECS = [
           _kinked((0.2,)), ("Clamp",)),
     unary("clamp_max", lambda a: a.clip(max=-0.1), lambda a: np.minimum(a, -0.1),
           _kinked((-0.1,)), ("Clamp",)),
+    OpSpec("clamp_tensor_bounds", lambda a, lo, hi: a.clamp(lo, hi) + a.clamp(max=hi) * 2.0,
+           _clamp_bounds, lambda a, lo, hi: np.clip(a, lo, hi) + np.minimum(a, hi) * 2.0,
+           ("Clamp", "Mul", "Add")),
     unary("tan", lg.tan, np.tan, lambda rng: (rng.uniform(-1.2, 1.2, random_shape(rng)),),
           ("Tan",)),
     unary("sinh", lg.sinh, np.sinh, covers=("Sinh", "Cosh")),

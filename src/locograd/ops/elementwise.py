@@ -274,6 +274,9 @@ class Softplus(Function):
 
 
 class Clamp(Function):
+    """Clip to ``[lo, hi]``. A tensor bound gets a gradient where it is the result, as in
+    PyTorch: ``lo`` where ``x < lo < hi``, ``hi`` where ``x > hi`` or ``hi < lo``."""
+
     label = "Clamp"
 
     @staticmethod
@@ -281,8 +284,10 @@ class Clamp(Function):
         x = a.data
         if x.dtype.kind in "biu" and (type(lo) is float or type(hi) is float):
             x = float_input(x, "clamp")  # an integer tensor clamped to float bounds: float32
-        ctx.save_for_backward(a)
-        ctx.lo, ctx.hi = lo, hi
+        # tensor bounds are saved (version-checked); numbers are kept as given
+        tensors = [b if isinstance(b, TensorBase) else None for b in (lo, hi)]
+        ctx.save_for_backward(a, *tensors)
+        ctx.numbers = [b if t is None else None for b, t in zip((lo, hi), tensors)]
         if lo is not None and hi is not None:
             return np.clip(x, operand(lo), operand(hi))
         if lo is not None:
@@ -291,14 +296,22 @@ class Clamp(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
+        a, *tensors = ctx.saved_tensors
         x = a.data
-        mask = np.ones(x.shape, dtype=bool)
-        if ctx.lo is not None:
-            mask &= x >= to_array(ctx.lo)
-        if ctx.hi is not None:
-            mask &= x <= to_array(ctx.hi)
-        return grad * mask, None, None
+        lo, hi = (t.data if t is not None else None if n is None else to_array(n)
+                  for t, n in zip(tensors, ctx.numbers))
+        inside = np.ones(x.shape, dtype=bool)
+        if lo is not None:
+            inside = inside & (x >= lo)
+        if hi is not None:
+            inside = inside & (x <= hi)
+        need = ctx.needs_input_grad
+        grad_lo = grad_hi = None
+        if need[1]:
+            grad_lo = grad * ((x < lo) if hi is None else (x < lo) & (lo < hi))
+        if need[2]:
+            grad_hi = grad * ((x > hi) if lo is None else (x > hi) | (hi < lo))
+        return (grad * inside if need[0] else None), grad_lo, grad_hi
 
 
 class Maximum(Function):
@@ -531,7 +544,8 @@ def softplus(a, beta=1.0, threshold=20.0):
 
 
 def clamp(a, min=None, max=None):
-    """Clip to ``[min, max]`` (either may be None); gradient 1 inside, 0 outside."""
+    """Clip to ``[min, max]`` (either may be None, a number or a tensor); the gradient is 1
+    inside, 0 outside, and tensor bounds get the gradient where they are the result."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of 'min' and 'max' must be given")
     return Clamp.apply(a, min, max)
