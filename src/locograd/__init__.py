@@ -32,7 +32,8 @@ bool = bool_  # noqa: A001
 
 # Heavier subpackages load on first use (``lg.data``, ``lg.viz``...): ``import locograd`` stays
 # fast for scripts that never touch them.
-_LAZY_SUBMODULES = ("data", "diagnostics", "experiments", "locoprop", "models", "train", "viz")
+_LAZY_SUBMODULES = ("data", "diagnostics", "distributed", "experiments", "locoprop", "models",
+                    "train", "viz")
 
 
 def __getattr__(name):

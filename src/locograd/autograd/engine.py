@@ -26,7 +26,7 @@ import numpy as np
 from .function import RELEASED, Function
 from .grad_mode import debug_state as _debug
 from .grad_mode import state as _state
-from .tensor_base import TensorBase, new_tensor
+from .tensor_base import PostAccumulateGradHook, TensorBase, new_tensor
 
 __all__ = ["backward", "grad"]
 
@@ -63,6 +63,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         # A non-leaf input that retains its grad got it from its retain hook already.
         if g is not None and not (t.grad_fn is not None and t.retains_grad):
             _accumulate_into_leaf(t, g, create_graph, stored)
+            if t.grad_fn is None and t._hooks:
+                _post_accumulate(t)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -326,11 +328,15 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs):
             g = _as_tensor(buffers.pop(leaf))
             if leaf._hooks:
                 for hook in leaf._hooks:
+                    if type(hook) is PostAccumulateGradHook:
+                        continue
                     r = hook(g)
                     if r is not None:
                         g = r
             if capture is None:
                 _accumulate_into_leaf(leaf, g, create_graph, stored)
+                if leaf._hooks:
+                    _post_accumulate(leaf)
             else:
                 for k in capture.get((leaf, 0), ()):
                     captured[k] = g
@@ -467,6 +473,13 @@ def _call_backward(node, gouts, anomaly, create_graph):
     if anomaly and _debug.check_nan:
         _check_anomaly(node, gin)
     return gin
+
+
+def _post_accumulate(leaf):
+    """Run the leaf's ``register_post_accumulate_grad_hook`` hooks (its ``.grad`` is final)."""
+    for hook in tuple(leaf._hooks):
+        if type(hook) is PostAccumulateGradHook:
+            hook.function(leaf)
 
 
 def _accumulate_into_leaf(leaf, g, create_graph, stored):

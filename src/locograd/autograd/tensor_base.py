@@ -124,6 +124,33 @@ class TensorBase:
         hooks.append(hook)
         return RemovableHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` on this leaf after ``backward`` has accumulated into its
+        ``.grad`` (not during ``grad()``, which accumulates nothing).
+
+        Distributed data parallel uses it to average gradients once they are complete. Returns
+        a handle whose ``remove()`` unregisters the hook.
+
+        Example:
+            >>> import locograd as lg
+            >>> w = lg.ones(2, requires_grad=True)
+            >>> seen = []
+            >>> h = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.tolist()))
+            >>> (w * 3).sum().backward(); seen
+            [[3.0, 3.0]]
+        """
+        if self.grad_fn is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors accumulate "
+                               "gradients; use register_hook on a non-leaf tensor")
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on a "
+                               "tensor that does not require grad")
+        if self._hooks is None:
+            self._hooks = []
+        entry = PostAccumulateGradHook(hook)
+        self._hooks.append(entry)
+        return RemovableHandle(self._hooks, entry)
+
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate the gradient of this tensor with respect to the graph leaves into ``.grad``.
 
@@ -142,6 +169,16 @@ class TensorBase:
         """
         from .engine import backward
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+
+class PostAccumulateGradHook:
+    """A leaf's hook that runs after accumulation; it shares the leaf's hook list, and the
+    engine skips it when it runs the gradient hooks."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function):
+        self.function = function
 
 
 class RemovableHandle:

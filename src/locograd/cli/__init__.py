@@ -29,6 +29,7 @@ import sys
 from .. import __version__
 from ..io import CheckpointError
 from ..train import NonFiniteLossError
+from ..train.loop import _process_group as _multi_rank  # the group when several ranks run
 
 __all__ = ["main", "OPTIMIZERS", "EXTERNAL_COMMANDS", "CommandError"]
 
@@ -74,6 +75,8 @@ def _kfac(model, loss_fn, lr):
 def _locoprop(variant):
     def build(model, loss_fn, lr):
         from ..locoprop import LocoProp
+        if _multi_rank() is not None:  # under mpirun: the layers are solved on different ranks
+            from ..distributed import DistributedLocoProp as LocoProp
         return LocoProp(model, loss_fn, variant=variant,
                         **({} if lr is None else {"inner_lr": lr}))
     return build
@@ -284,7 +287,16 @@ def main(argv=None) -> int:
 
 
 def _guarded(prog: str, function, *args) -> int:
-    """Run a command; user errors become one line on stderr instead of a traceback."""
+    """Run a command; user errors become one line on stderr instead of a traceback. Under
+    ``mpirun``, a failing rank ends the whole job (the others may be waiting for it)."""
+    code = _run_command(prog, function, *args)
+    group = _multi_rank()
+    if code and group is not None:
+        group.abort(code)
+    return code
+
+
+def _run_command(prog: str, function, *args) -> int:
     if os.environ.get("LOCOGRAD_TRACEBACK"):
         return int(function(*args) or 0)
     try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -31,13 +32,14 @@ def _loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0):
 
 
 def _fit(task, model, optimizer, args, *, grad_clip=None, resume=False, spec=None,
-         scheduler=None):
+         scheduler=None, train_loader=None):
     """Run ``fit`` with the command's files in ``args.out``; return the history."""
     out = args.out
     os.makedirs(out, exist_ok=True)
     has_matplotlib = importlib.util.find_spec("matplotlib") is not None
-    return fit(model, task.loss_fn, optimizer,
-               _loader(task.train_set, args.batch_size, shuffle=True, seed=args.seed),
+    if train_loader is None:
+        train_loader = _loader(task.train_set, args.batch_size, shuffle=True, seed=args.seed)
+    return fit(model, task.loss_fn, optimizer, train_loader,
                _loader(task.val_set, 512), epochs=args.epochs, metrics=task.metrics,
                scheduler=scheduler, checkpoint_dir=out, resume=resume, progress=args.progress,
                history_csv=os.path.join(out, "history.csv"),
@@ -83,8 +85,40 @@ def _check_resume(out: str, spec: dict) -> None:
         raise CommandError(f"cannot resume: the run in {out} used " + ", ".join(differences))
 
 
+def _start_distributed(args):
+    """Under ``mpirun -n N`` (N > 1): start the process group; return ``locograd.distributed``
+    (None in a single process). ``--batch-size`` stays the global batch: each rank takes
+    ``batch_size / N`` of it."""
+    from .. import distributed
+    if not distributed.launched_by_mpi():
+        return None
+    if not distributed.is_initialized():
+        distributed.init_process_group()
+    ranks = distributed.get_world_size()
+    if args.batch_size % ranks:
+        raise CommandError(f"--batch-size {args.batch_size} does not split evenly over the "
+                           f"{ranks} ranks of this mpirun job")
+    return distributed
+
+
+def _data_parallel(distributed, model, optimizer, task, args):
+    """The model and training batches of a data-parallel run: the model wrapped in
+    ``DistributedDataParallel``, each rank a shard of every batch. LocoProp instead solves its
+    layers on different ranks, on the same batches everywhere."""
+    if distributed is None or getattr(optimizer, "needs_batch", False):
+        return model, None
+    wrapped = distributed.DistributedDataParallel(model)
+    if hasattr(optimizer, "sample_fisher"):  # K-FAC: its statistics are averaged too
+        wrapped.register_kfac(optimizer)
+    sampler = distributed.DistributedSampler(task.train_set, seed=args.seed)
+    return wrapped, DataLoader(task.train_set, sampler=sampler,
+                               batch_size=args.batch_size // distributed.get_world_size())
+
+
 def train(args) -> int:
-    """``locograd train``: see ``locograd train --help``."""
+    """``locograd train``: see ``locograd train --help``. Under ``mpirun -n N`` it trains on N
+    ranks (data parallel, or LocoProp's layers spread over the ranks); only rank 0 prints and
+    writes files."""
     check_combination(args.model, args.data)
     build, default_lr, _ = OPTIMIZERS[args.optimizer]
     args.lr = args.lr if args.lr is not None else default_lr
@@ -95,18 +129,26 @@ def train(args) -> int:
     spec = {key: getattr(args, key) for key in _SPEC_KEYS}
     if args.resume:
         _check_resume(args.out, spec)
-    manual_seed(args.seed)
-    task = prepare_task(args)
-    model = build_model(task.config)
-    optimizer = build(model, task.loss_fn, args.lr)
-    lr = "its default learning rates" if args.lr is None else f"lr {args.lr:g}"
-    print(f"training {args.model} ({model.num_parameters():,} parameters) on {task.summary}")
-    epochs = f"{args.epochs} epoch" + ("s" if args.epochs != 1 else "")
-    print(f"with {args.optimizer} ({lr}), batch size {args.batch_size}, {epochs}")
-    _fit(task, model, optimizer, args, grad_clip=args.grad_clip, resume=args.resume,
-         spec=spec)
-    _report(task, model)
-    print("wrote " + _files(args.out, ("checkpoint.safetensors", "history.csv", "curves.png")))
+    distributed = _start_distributed(args)
+    quiet = distributed is not None and distributed.get_rank() != 0
+    with open(os.devnull, "w") if quiet else contextlib.nullcontext() as sink, \
+            contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+        manual_seed(args.seed)
+        task = prepare_task(args)
+        model = build_model(task.config)
+        optimizer = build(model, task.loss_fn, args.lr)
+        trained, train_loader = _data_parallel(distributed, model, optimizer, task, args)
+        lr = "its default learning rates" if args.lr is None else f"lr {args.lr:g}"
+        print(f"training {args.model} ({model.num_parameters():,} parameters) on "
+              f"{task.summary}")
+        epochs = f"{args.epochs} epoch" + ("s" if args.epochs != 1 else "")
+        ranks = "" if distributed is None else f" over {distributed.get_world_size()} ranks"
+        print(f"with {args.optimizer} ({lr}), batch size {args.batch_size}{ranks}, {epochs}")
+        _fit(task, trained, optimizer, args, grad_clip=args.grad_clip, resume=args.resume,
+             spec=spec, train_loader=train_loader)
+        _report(task, model)
+        print("wrote " + _files(args.out, ("checkpoint.safetensors", "history.csv",
+                                           "curves.png")))
     return 0
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 import time
 
 import numpy as np
@@ -108,6 +109,15 @@ def _accepts_closure(optimizer) -> bool:
         return False
     return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
                for p in parameters)
+
+
+def _process_group():
+    """``locograd.distributed.process_group`` when a multi-rank group is initialised, else
+    None. A group can only exist if that module was imported, so it is never imported here."""
+    group = sys.modules.get("locograd.distributed.process_group")
+    if group is None or not group.is_initialized() or group.get_world_size() == 1:
+        return None
+    return group
 
 
 def _current_lr(optimizer):
@@ -239,6 +249,14 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
         checkpoint_extra: plain data stored in every checkpoint under ``'extra'`` (a model
             configuration, a vocabulary).
 
+    Under ``mpirun -n N`` (``locograd.distributed`` initialised), ``fit`` runs unchanged on
+    every rank with a ``DistributedDataParallel`` model and a loader over a
+    ``DistributedSampler`` (or a ``DistributedLocoProp``): each epoch's losses and metrics are
+    averaged over the ranks, so that every rank records the same values and takes the same
+    early-stopping and schedule decisions (``throughput`` is thus per rank); only rank 0 prints and writes the checkpoint, the
+    CSV and the plot. A sampler with ``set_epoch`` gets ``set_epoch(epoch - 1)`` before each
+    epoch, on one rank or many.
+
     Returns:
         The ``History`` (including the epochs of the interrupted run when resuming).
 
@@ -282,7 +300,9 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
     stopped = False
     if seed is not None and not resume:
         manual_seed(seed)
-    display = Progress(progress, epochs)
+    group = _process_group()
+    writes = group is None or group.get_rank() == 0  # only rank 0 prints and writes files
+    display = Progress(progress and writes, epochs)
     if resume:
         path = _resume_location(resume, checkpoint_dir)
         state = load_checkpoint(path)
@@ -337,6 +357,9 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
                 cb.on_epoch_begin(run)
             started = time.perf_counter()
             model.train()
+            set_epoch = getattr(getattr(train_loader, "sampler", None), "set_epoch", None)
+            if set_epoch is not None:  # a DistributedSampler's shuffle of this epoch
+                set_epoch(epoch - 1)
             averages = _Averages()
             try:
                 batches = len(train_loader)
@@ -372,6 +395,8 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
             if val_loader is not None:
                 row.update({"val_" + k: v for k, v in
                             evaluate(model, loss_fn, val_loader, metrics).items()})
+            if group is not None:
+                row = group.average_values(row)
             if scheduler is not None and not per_batch:
                 if isinstance(scheduler, ReduceLROnPlateau):
                     scheduler.step(row.get("val_loss", row["train_loss"]))
@@ -393,19 +418,19 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
                 fn(row)
             if run.stop_training:
                 stopped = True
-            if checkpoint_dir is not None:
+            if checkpoint_dir is not None and writes:
                 save_checkpoint(os.path.join(checkpoint_dir, CHECKPOINT_NAME), epoch=epoch,
                                 model=model, optimizer=optimizer, scheduler=scheduler,
                                 history=history, generators=generators,
                                 early_stopping=stopper, stopped=stopped, extra=checkpoint_extra)
-            if history_csv is not None:
+            if history_csv is not None and writes:
                 write_csv(history, history_csv)
     finally:
         display.close()
     for cb in hooks:
         cb.on_train_end(run)
-    if plot_path is not None and len(history):
+    if plot_path is not None and len(history) and writes:
         plot_history(history, plot_path)
-    if history_csv is not None and len(history):
+    if history_csv is not None and len(history) and writes:
         write_csv(history, history_csv)
     return history
