@@ -60,6 +60,14 @@ def test_quick_comparison_writes_table_csv_and_plots(image_dir, tmp_path):
     assert len({round(h["losses"][0], 4) for h in saved["results"]}) == 1
     by_name = {h["method"]: h for h in saved["results"]}
     assert by_name["LocoProp-M"]["losses"][-1] < by_name["LocoProp-M"]["losses"][0]
+    # one core per layer: LocoProp's clock without the layer solves beyond the longest one
+    for name, history in by_name.items():
+        parallel = history.get("layer_parallel_seconds")
+        if not name.startswith("LocoProp"):
+            assert parallel is None, name
+            continue
+        assert len(parallel) == 3 and parallel[0] == 0.0
+        assert all(0 < p < s for p, s in zip(parallel[1:], history["seconds"][1:])), name
     # the default target is the best first-order final loss, which that method reaches
     first_order = [by_name[n]["losses"][-1] for n, m in compare.METHODS.items() if m.first_order]
     assert saved["target"] == pytest.approx(min(first_order))
@@ -79,6 +87,13 @@ def test_quick_comparison_writes_table_csv_and_plots(image_dir, tmp_path):
     with open(os.path.join(out, "comparison.md")) as handle:
         table = handle.read()
     assert "| LocoProp-M |" in table and "cross-entropy floor" in table
+    assert "a core per layer" in table
+    for r in rows:
+        blank = not r["method"].startswith("LocoProp")
+        assert (r["layer_parallel_seconds_per_epoch"] == "") == blank, r["method"]
+        if not blank:
+            assert 0 < float(r["layer_parallel_seconds_per_epoch"]) < float(
+                r["seconds_per_epoch"])
     assert saved["images"] == 200 and len(saved["load_average"]) == 2
     # --report rebuilds the same outputs from histories.json, without training
     again = os.path.join(tmp_path, "again")

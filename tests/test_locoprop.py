@@ -328,3 +328,18 @@ def test_fit_trains_with_locoprop_and_resumes_bit_for_bit(tmp_path):
     for (name, p), q in zip(model.named_parameters(), resumed.parameters()):
         assert np.array_equal(p.data, q.data), name
     assert resumed_opt.outer_steps == opt.outer_steps == 16
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_solve_seconds_time_each_layer_of_the_last_step(parallel):
+    lg.manual_seed(5)
+    model = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 4), nn.Tanh(),
+                          nn.Linear(4, 6))
+    model[2].requires_grad_(False)  # a frozen layer solves nothing
+    opt = LocoProp(model, nn.BCEWithLogitsLoss(), inner_steps=3, parallel=parallel,
+                   max_workers=2)
+    assert opt.solve_seconds == [0.0, 0.0, 0.0]
+    x = lg.rand(16, 6)
+    opt.step(x, x)
+    first, frozen, last = opt.solve_seconds
+    assert first > 0 and last > 0 and frozen < min(first, last)

@@ -212,10 +212,14 @@ class Run:
         while self.epochs < until and not self.history["diverged"]:
             permutation = self.order.permutation(len(images))
             start = time.perf_counter()
+            serial = 0.0  # LocoProp: the layer solves' time beyond their longest, per epoch
             for step in range(steps):
                 x = from_numpy(images[permutation[step * batch:(step + 1) * batch]])
                 if getattr(optimizer, "needs_batch", False):
                     optimizer.step(x, x)
+                    solves = getattr(optimizer, "solve_seconds", None)
+                    if solves:
+                        serial += sum(solves) - max(solves)
                     continue
                 optimizer.zero_grad()
                 output = model(x)
@@ -223,7 +227,11 @@ class Run:
                     optimizer.sample_fisher(output)
                 reconstruction_loss(output, x).backward()
                 optimizer.step()
-            seconds.append(seconds[-1] + time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            seconds.append(seconds[-1] + elapsed)
+            if isinstance(optimizer, LocoProp):
+                parallel = self.history.setdefault("layer_parallel_seconds", [0.0])
+                parallel.append(parallel[-1] + elapsed - serial)
             if self.scheduler is not None:
                 self.scheduler.step()
             losses.append(evaluate(model, images, batch))
@@ -250,9 +258,11 @@ def sweep(name: str, lrs, images: np.ndarray, plan: dict, sweep_epochs=None, log
     return best.train(plan["epochs"], log), swept
 
 
-def _reach(history, target):
-    """Seconds and epochs until the end-of-epoch loss is at most ``target`` (None: never)."""
-    for epoch, (loss, seconds) in enumerate(zip(history["losses"], history["seconds"])):
+def _reach(history, target, clock="seconds"):
+    """Seconds (of ``history[clock]``) and epochs until the end-of-epoch loss is at most
+    ``target`` (None: never)."""
+    times = history[clock] if isinstance(clock, str) else clock
+    for epoch, (loss, seconds) in enumerate(zip(history["losses"], times)):
         if loss <= target:
             return seconds, epoch
     return None, None
@@ -284,6 +294,12 @@ def _rows(results, target, budgets):
                "seconds_per_epoch": history["seconds"][-1] / max(epochs_run, 1),
                "seconds_to_target": seconds, "epochs_to_target": epochs,
                "diverged": history["diverged"]}
+        # LocoProp with one core per layer: the step's time with only its longest layer solve
+        parallel = history.get("layer_parallel_seconds")
+        row["layer_parallel_seconds_per_epoch"] = (None if parallel is None
+                                                   else parallel[-1] / max(epochs_run, 1))
+        row["layer_parallel_seconds_to_target"] = (None if parallel is None else
+                                                   _reach(history, target, clock=parallel)[0])
         for budget in budgets:
             row[f"loss_at_{budget:.0f}s"] = _loss_at(history, budget)
         rows.append(row)
@@ -297,15 +313,25 @@ def _markdown(rows, target, budgets, header) -> str:
              f"methods" + (" and of the methods that are not first-order" if len(budgets) > 1
                            else "") + ".", "",
              "| method | lr | final loss | s/epoch | s to target | epochs to target | "
-             + " | ".join(at) + " |", "|---" * (6 + len(at)) + "|"]
+             + " | ".join(at) + " | s/epoch, a core per layer | s to target, a core per layer |",
+             "|---" * (8 + len(at)) + "|"]
     for row in rows:
-        reach = "-" if row["seconds_to_target"] is None else f"{row['seconds_to_target']:.1f}"
-        epochs = "-" if row["epochs_to_target"] is None else str(row["epochs_to_target"])
         final = f"{row['final_loss']:.2f}" + (" (diverged)" if row["diverged"] else "")
         equal_time = " | ".join(f"{row[f'loss_at_{b:.0f}s']:.2f}" for b in budgets)
         lines.append(f"| {row['method']} | {row['lr']:g} | {final} | "
-                     f"{row['seconds_per_epoch']:.2f} | {reach} | {epochs} | {equal_time} |")
+                     f"{row['seconds_per_epoch']:.2f} | {_cell(row['seconds_to_target'])} | "
+                     f"{_cell(row['epochs_to_target'], '')} | {equal_time} | "
+                     f"{_cell(row['layer_parallel_seconds_per_epoch'], '.2f')} | "
+                     f"{_cell(row['layer_parallel_seconds_to_target'])} |")
+    lines += ["", "The last two columns (LocoProp only) are the time the same run would take on "
+              "a machine with one core per layer: the measured step time with each layer's "
+              "local solve replaced by the longest one of the step (the layers' solves are "
+              "independent; `DistributedLocoProp` runs them on separate ranks)."]
     return "\n".join(lines) + "\n"
+
+
+def _cell(value, spec=".1f") -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def _write_text(path, text: str) -> None:
@@ -333,6 +359,9 @@ def _plot(results, floor, out_dir, title) -> list:
             style = "-" if history["method"].startswith("LocoProp") else "--"
             axis.plot(list(x), history["losses"], style, marker=".",
                       label=f"{history['method']} (lr {history['lr']:g})")
+            if key == "seconds" and "layer_parallel_seconds" in history:
+                axis.plot(history["layer_parallel_seconds"], history["losses"], ":",
+                          marker=".", label=f"{history['method']}, a core per layer")
         axis.axhline(floor, color="black", linestyle=":", label=f"entropy floor {floor:.1f}")
         axis.set_yscale("log")
         axis.set_xlabel(label)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -96,6 +97,9 @@ class LocoProp(Optimizer):
             (``locograd.train.fit`` calls it so).
         layers: the ``LocalLayer``s, in forward order.
         outer_steps: the number of ``step`` calls so far (saved in ``state_dict``).
+        solve_seconds: the wall-clock seconds of each layer's local solve in the last ``step``,
+            in forward order (0 for a frozen layer). Their maximum, with the forward and
+            backward pass, is the step time on a machine with one core per layer.
 
     Deliberate differences from the reference code: none in the update; the warm-up of its
     outer schedule is in ``reference_schedule``, which by default starts at ``lr / 5`` instead
@@ -143,6 +147,7 @@ class LocoProp(Optimizer):
         self.model, self.loss_fn = model, loss_fn
         self.parallel, self.max_workers = bool(parallel), max_workers
         self.outer_steps = 0
+        self.solve_seconds = [0.0] * len(self.layers)
         params = [p for layer in self.layers for p in (layer.linear.weight, layer.linear.bias)
                   if p is not None and p.requires_grad]
         if not params:
@@ -224,21 +229,26 @@ class LocoProp(Optimizer):
                 if workspace is None or not workspace.fits(p.data):
                     self._workspaces[p] = Workspace(p.data)
             rows = x.reshape(-1, x.shape[-1])
-            jobs.append((layer, rows, a.data.reshape(len(rows), -1),
+            jobs.append((len(jobs), layer, rows, a.data.reshape(len(rows), -1),
                          g.data.reshape(len(rows), -1)))
         workers = min(len(jobs), self.max_workers or _available_cpus())
         if self.parallel and workers > 1:
             # the largest layers first, so that the small ones fill the gaps
-            order = sorted(jobs, key=lambda job: -job[0].linear.weight.data.size)
+            order = sorted(jobs, key=lambda job: -job[1].linear.weight.data.size)
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = [pool.submit(self._solve, group, *job) for job in order]
+                futures = [pool.submit(self._timed_solve, group, *job) for job in order]
                 for future in futures:
                     future.result()
         else:
             for job in jobs:
-                self._solve(group, *job)
+                self._timed_solve(group, *job)
         self.outer_steps += 1
         return float(loss.data)
+
+    def _timed_solve(self, group, index, layer, inputs, pre_activation, gradient):
+        started = time.perf_counter()
+        self._solve(group, layer, inputs, pre_activation, gradient)
+        self.solve_seconds[index] = time.perf_counter() - started
 
     def _forward(self, inputs):
         """The model's forward pass, recording each layer's input and pre-activation.
