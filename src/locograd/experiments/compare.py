@@ -31,7 +31,12 @@ K-FAC           true Fisher (Bernoulli samples), damping 1, KL clip 1,          
                 momentum 0.9, factor decay 0.95, inverses every 2 epochs
                 (pilots: damping 1e-3, KL clip 10 or off diverged; damping 0.1,
                 0.3 or clip 1e-3, 0.1 were no better; the clip binds, so the
-                rate hardly matters)
+                rate hardly matters. Later 4-epoch pilots over damping 0.01 to
+                100, lr 0.03 to 3, KL clip 0.1/1/10/off, inverses every 2, 5
+                or 20 steps, eigen damping and no momentum: every stable one
+                stayed on the 210-220 plateau where the first-order methods
+                stall; fixed damping without Martens & Grosse's adaptive
+                (Levenberg-Marquardt) damping does not leave it in 200 steps)
 LocoProp-S      gamma 10, 10 inner steps, TF1 RMSProp (0.9, 0.999, 1e-5), inner 1e-4 ... 3e-3
                 lr decay (the reference code's defaults but the learning rate:
                 its default 1e-5 goes with 60 steps per epoch for 99 epochs)
@@ -357,11 +362,12 @@ def _plot(results, floor, out_dir, title) -> list:
         for history in results:
             x = range(len(history["losses"])) if key == "epochs" else history["seconds"]
             style = "-" if history["method"].startswith("LocoProp") else "--"
-            axis.plot(list(x), history["losses"], style, marker=".",
-                      label=f"{history['method']} (lr {history['lr']:g})")
+            (line,) = axis.plot(list(x), history["losses"], style, marker=".",
+                                label=f"{history['method']} (lr {history['lr']:g})")
             if key == "seconds" and "layer_parallel_seconds" in history:
                 axis.plot(history["layer_parallel_seconds"], history["losses"], ":",
-                          marker=".", label=f"{history['method']}, a core per layer")
+                          marker=".", color=line.get_color(),
+                          label=f"{history['method']}, a core per layer")
         axis.axhline(floor, color="black", linestyle=":", label=f"entropy floor {floor:.1f}")
         axis.set_yscale("log")
         axis.set_xlabel(label)
