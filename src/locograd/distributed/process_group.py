@@ -96,7 +96,9 @@ def init_process_group(backend: str = "mpi", abort_on_exception: bool = True) ->
         backend: ``'mpi'``, the only backend (PyTorch's argument name).
         abort_on_exception: when more than one rank runs, an exception that escapes on one rank
             prints its traceback and aborts the whole job (``MPI_Abort``), instead of leaving the
-            other ranks waiting forever in their next collective.
+            other ranks waiting forever in their next collective. ``sys.exit(code)`` is not an
+            exception the hook sees: a rank that must stop the job should raise, or call
+            ``abort(code)`` (``locograd train`` does so for its error exits).
 
     Raises:
         ImportError: mpi4py or the MPI library is missing (the message says what to install).
