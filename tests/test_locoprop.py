@@ -343,3 +343,7 @@ def test_solve_seconds_time_each_layer_of_the_last_step(parallel):
     opt.step(x, x)
     first, frozen, last = opt.solve_seconds
     assert first > 0 and last > 0 and frozen < min(first, last)
+    # the phase holds every solve: at least the longest, at most (threads aside) their sum
+    assert max(opt.solve_seconds) <= opt.solve_phase_seconds
+    if not parallel:
+        assert opt.solve_phase_seconds >= sum(opt.solve_seconds)

@@ -217,14 +217,14 @@ class Run:
         while self.epochs < until and not self.history["diverged"]:
             permutation = self.order.permutation(len(images))
             start = time.perf_counter()
-            serial = 0.0  # LocoProp: the layer solves' time beyond their longest, per epoch
+            serial = 0.0  # LocoProp: the solve phases' time beyond their longest solve
             for step in range(steps):
                 x = from_numpy(images[permutation[step * batch:(step + 1) * batch]])
                 if getattr(optimizer, "needs_batch", False):
                     optimizer.step(x, x)
                     solves = getattr(optimizer, "solve_seconds", None)
                     if solves:
-                        serial += sum(solves) - max(solves)
+                        serial += optimizer.solve_phase_seconds - max(solves)
                     continue
                 optimizer.zero_grad()
                 output = model(x)

@@ -98,8 +98,10 @@ class LocoProp(Optimizer):
         layers: the ``LocalLayer``s, in forward order.
         outer_steps: the number of ``step`` calls so far (saved in ``state_dict``).
         solve_seconds: the wall-clock seconds of each layer's local solve in the last ``step``,
-            in forward order (0 for a frozen layer). Their maximum, with the forward and
-            backward pass, is the step time on a machine with one core per layer.
+            in forward order (0 for a frozen layer).
+        solve_phase_seconds: the wall-clock seconds of all the solves of the last ``step``
+            together (their sum when sequential, less with threads). The step's time less this,
+            plus ``max(solve_seconds)``, is the step time on a machine with one core per layer.
 
     Deliberate differences from the reference code: none in the update; the warm-up of its
     outer schedule is in ``reference_schedule``, which by default starts at ``lr / 5`` instead
@@ -148,6 +150,7 @@ class LocoProp(Optimizer):
         self.parallel, self.max_workers = bool(parallel), max_workers
         self.outer_steps = 0
         self.solve_seconds = [0.0] * len(self.layers)
+        self.solve_phase_seconds = 0.0
         params = [p for layer in self.layers for p in (layer.linear.weight, layer.linear.bias)
                   if p is not None and p.requires_grad]
         if not params:
@@ -232,6 +235,7 @@ class LocoProp(Optimizer):
             jobs.append((len(jobs), layer, rows, a.data.reshape(len(rows), -1),
                          g.data.reshape(len(rows), -1)))
         workers = min(len(jobs), self.max_workers or _available_cpus())
+        started = time.perf_counter()
         if self.parallel and workers > 1:
             # the largest layers first, so that the small ones fill the gaps
             order = sorted(jobs, key=lambda job: -job[1].linear.weight.data.size)
@@ -242,6 +246,7 @@ class LocoProp(Optimizer):
         else:
             for job in jobs:
                 self._timed_solve(group, *job)
+        self.solve_phase_seconds = time.perf_counter() - started
         self.outer_steps += 1
         return float(loss.data)
 
