@@ -339,7 +339,7 @@ def test_fit_under_mpiexec(tmp_path):
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
     model.load_state_dict(checkpoint["model"])  # no 'module.' prefix
     for key, value in model.state_dict().items():
-        assert np.allclose(value.data, np.array(ranks[0]["weights"][key]), rtol=0, atol=0)
+        np.testing.assert_array_equal(value.data, ranks[0]["weights"][key], err_msg=key)
     assert (tmp_path / "history.csv").read_text().count("\n") == 4
 
 

@@ -20,25 +20,27 @@ def _net(seed=0):
     return nn.Sequential(nn.Linear(3, 4), nn.PReLU(4), nn.Linear(4, 2))
 
 
-def _assert_same(a, b):
-    assert type(a) is type(b), (type(a), type(b))
+def _assert_same(a, b, where="obj"):
+    """``a`` and ``b`` hold the same types, keys, dtypes, shapes and values; a failure names
+    the place (``where``, e.g. ``obj['state'][0]``)."""
+    assert type(a) is type(b), (where, type(a), type(b))
     if isinstance(a, dict):
-        assert list(a) == list(b) and [type(k) for k in a] == [type(k) for k in b]
+        assert [(k, type(k)) for k in a] == [(k, type(k)) for k in b], where
         for k in a:
-            _assert_same(a[k], b[k])
+            _assert_same(a[k], b[k], f"{where}[{k!r}]")
     elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b)
-        for x, y in zip(a, b):
-            _assert_same(x, y)
+        assert len(a) == len(b), (where, len(a), len(b))
+        for index, (x, y) in enumerate(zip(a, b)):
+            _assert_same(x, y, f"{where}[{index}]")
     elif isinstance(a, (lg.Tensor, np.ndarray, np.generic)):
         x = a.numpy() if isinstance(a, lg.Tensor) else np.asarray(a)
         y = b.numpy() if isinstance(b, lg.Tensor) else np.asarray(b)
-        assert x.dtype == y.dtype and x.shape == y.shape
-        np.testing.assert_array_equal(x, y)
+        assert (x.dtype, x.shape) == (y.dtype, y.shape), where
+        np.testing.assert_array_equal(x, y, err_msg=where)
     elif isinstance(a, float) and np.isnan(a):
-        assert np.isnan(b)
+        assert np.isnan(b), (where, b)
     else:
-        assert a == b
+        assert a == b, where
 
 
 def test_state_dict_round_trip(tmp_path):

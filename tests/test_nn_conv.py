@@ -112,6 +112,16 @@ def test_bad_arguments_raise_clear_errors():
         nn.Conv2d(3, 4, 3, groups=2)
     with pytest.raises(ValueError, match="max_pool2d: padding"):
         F.max_pool2d(x, 2, padding=2)
+    # a bias of another dtype is refused, never silently upcasting the output
+    for conv, weight in ((F.conv2d, lg.zeros(2, 3, 3, 3)),
+                         (F.conv_transpose2d, lg.zeros(3, 2, 3, 3))):
+        name = conv.__name__
+        with pytest.raises(TypeError, match=rf"{name}: the bias \(dtype float64\) must have the "
+                                            r"weight's dtype float32"):
+            conv(x, weight, lg.zeros(2, dtype=lg.float64))
+        with pytest.raises(ValueError, match=rf"{name}: the bias must have shape \(2,\), got "
+                                             r"\(3,\)"):
+            conv(x, weight, lg.zeros(3))
 
 
 # ------------------------------------------------------------------------------ oracle

@@ -56,7 +56,7 @@ def test_reassignment_and_deletion_update_the_registries():
         net.fc2 = "not a module"
     del net.block
     assert "block" not in dict(net.named_children())
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="no attribute 'block'"):
         net.block
 
 

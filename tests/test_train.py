@@ -143,8 +143,8 @@ def test_closure_optimizers_may_evaluate_several_times():
     class TwiceEvaluating(optim.SGD):
         def step(self, closure=None):
             first = closure()
-            closure()  # e.g. a line search: the second evaluation must not be recorded
             super().step()
+            closure()  # a line search's trial after the step: fit must not record this one
             return first
 
     lg.manual_seed(0)
@@ -345,8 +345,9 @@ def test_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, scheduler_kind
     # a fresh process would build everything anew: different initial weights on purpose
     model, opt, resumed = _resumable_run(tmp_path / "split", 5, True, scheduler_kind,
                                          init_seed=123)
-    for a, b in zip(full_model.state_dict().values(), model.state_dict().values()):
-        assert np.array_equal(a.numpy(), b.numpy())
+    resumed_state = model.state_dict()
+    for name, value in full_model.state_dict().items():
+        assert np.array_equal(value.numpy(), resumed_state[name].numpy()), name
     assert resumed["epoch"] == [1, 2, 3, 4, 5]
     for column in ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr"):
         assert resumed[column] == full[column], column

@@ -505,19 +505,19 @@ class Tensor(TensorBase):
 
     def new_zeros(self, *size, dtype=None, requires_grad: bool = False):
         from .factory import zeros
-        return zeros(*size, dtype=dtype or self.data.dtype, requires_grad=requires_grad)
+        return zeros(*size, dtype=self.data.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
     def new_ones(self, *size, dtype=None, requires_grad: bool = False):
         from .factory import ones
-        return ones(*size, dtype=dtype or self.data.dtype, requires_grad=requires_grad)
+        return ones(*size, dtype=self.data.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
     def new_empty(self, *size, dtype=None, requires_grad: bool = False):
         from .factory import empty
-        return empty(*size, dtype=dtype or self.data.dtype, requires_grad=requires_grad)
+        return empty(*size, dtype=self.data.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, requires_grad: bool = False):
         from .factory import full
-        return full(size, fill_value, dtype=dtype or self.data.dtype,
+        return full(size, fill_value, dtype=self.data.dtype if dtype is None else dtype,
                     requires_grad=requires_grad)
 
     def __setitem__(self, index, value):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import math
 import os
 import sys
@@ -89,33 +88,20 @@ def _optim(name, **options):
     return build
 
 
-#: name -> (builder(model, loss_fn, lr), default lr (None: the optimiser's own), module needed)
+#: name -> (builder(model, loss_fn, lr), default lr (None: the optimiser's own))
 OPTIMIZERS = {
-    "sgd": (_params(_optim("SGD")), 0.1, "locograd.optim.sgd"),
-    "momentum": (_params(_optim("SGD", momentum=0.9)), 0.05, "locograd.optim.sgd"),
-    "nesterov": (_params(_optim("SGD", momentum=0.9, nesterov=True)), 0.05,
-                 "locograd.optim.sgd"),
-    "adagrad": (_params(_optim("Adagrad")), 0.05, "locograd.optim.adagrad"),
-    "rmsprop": (_params(_optim("RMSprop")), 1e-3, "locograd.optim.rmsprop"),
-    "adam": (_params(_optim("Adam")), 1e-3, "locograd.optim.adam"),
-    "adamw": (_params(_optim("AdamW")), 1e-3, "locograd.optim.adam"),
-    "shampoo": (_params(_optim("Shampoo")), 1e-3, "locograd.optim.shampoo"),
-    "kfac": (_kfac, 1e-3, "locograd.optim.kfac"),
-    "locoprop-s": (_locoprop("S"), None, "locograd.locoprop"),
-    "locoprop-m": (_locoprop("M"), None, "locograd.locoprop"),
+    "sgd": (_params(_optim("SGD")), 0.1),
+    "momentum": (_params(_optim("SGD", momentum=0.9)), 0.05),
+    "nesterov": (_params(_optim("SGD", momentum=0.9, nesterov=True)), 0.05),
+    "adagrad": (_params(_optim("Adagrad")), 0.05),
+    "rmsprop": (_params(_optim("RMSprop")), 1e-3),
+    "adam": (_params(_optim("Adam")), 1e-3),
+    "adamw": (_params(_optim("AdamW")), 1e-3),
+    "shampoo": (_params(_optim("Shampoo")), 1e-3),
+    "kfac": (_kfac, 1e-3),
+    "locoprop-s": (_locoprop("S"), None),
+    "locoprop-m": (_locoprop("M"), None),
 }
-
-
-def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ImportError:
-        return False
-
-
-def available_optimizers() -> list[str]:
-    """The names of the registered optimisers whose modules are installed."""
-    return [name for name, entry in OPTIMIZERS.items() if _module_exists(entry[2])]
 
 
 # ------------------------------------------------------------------------------ argument types
@@ -182,7 +168,7 @@ def build_parser() -> ArgumentParser:
     train.add_argument("--data", type=_data_spec, default="digits",
                        help="digits (bundled), mnist:DIR (IDX files) or text:FILE (char-rnn) "
                             "(default digits)")
-    train.add_argument("--optimizer", choices=available_optimizers(), default="adam",
+    train.add_argument("--optimizer", choices=list(OPTIMIZERS), default="adam",
                        help="the optimiser (default adam)")
     train.add_argument("--lr", type=_positive_float, default=None,
                        help="learning rate (default: per optimiser)")

@@ -120,7 +120,7 @@ def train(args) -> int:
     ranks (data parallel, or LocoProp's layers spread over the ranks); only rank 0 prints and
     writes files."""
     check_combination(args.model, args.data)
-    build, default_lr, _ = OPTIMIZERS[args.optimizer]
+    build, default_lr = OPTIMIZERS[args.optimizer]
     args.lr = args.lr if args.lr is not None else default_lr
     if args.batch_size is None:  # a text gives few sequences: smaller batches, more steps
         args.batch_size = 16 if args.model == "char-rnn" else 64
@@ -177,11 +177,7 @@ def demo(args) -> int:
 
 def _draw_graph(model, task, out: str) -> list[str]:
     """Write the graph of the loss on four test images (values and gradients on the edges)."""
-    try:
-        from ..viz import draw_graph
-    except ImportError as error:  # an installation without the graph pictures
-        print(f"(graph picture skipped: {error})")
-        return []
+    from ..viz import draw_graph
     inputs, targets = next(iter(DataLoader(task.test_set, batch_size=4)))
     model.eval()
     loss = task.loss_fn(model(inputs), targets)

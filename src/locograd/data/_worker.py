@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import backend
 from ._fetch import fetch_in_scope, make_fetcher
-from .dataloader import _length_or_none
+from .dataloader import _BaseDataLoaderIterator
 
 __all__ = ["WorkerInfo", "get_worker_info", "ExceptionWrapper", "MultiProcessIterator"]
 
@@ -178,7 +178,7 @@ def _worker_loop(fetcher_args, init_fn, index_queue, data_queue, done_event, see
         data_queue.close()
 
 
-class MultiProcessIterator:
+class MultiProcessIterator(_BaseDataLoaderIterator):
     """One epoch (or, with persistent workers, every epoch) of batches loaded by workers."""
 
     def __init__(self, loader):
@@ -220,7 +220,7 @@ class MultiProcessIterator:
         if not first:
             self._seed = loader._draw_seed()
         self._indices = loader._index_iter()
-        self._length = _length_or_none(loader)
+        self._set_length(loader)
         self._send_index = self._received_index = self._outstanding = 0
         self._task_info = {}
         self._active = [True] * self._num_workers
@@ -238,15 +238,6 @@ class MultiProcessIterator:
                 raise
         for _ in range(self._prefetch):
             self._put_task()
-
-    def __iter__(self):
-        return self
-
-    def __len__(self) -> int:
-        if self._length is None:
-            raise TypeError("this DataLoader iterator has no length (its sampler or dataset "
-                            "has none)")
-        return self._length
 
     def _put_task(self):
         if self._outstanding >= self._prefetch:

@@ -166,24 +166,20 @@ class DataLoader:
         return len(self.batch_sampler if self.auto_collation else self.sampler)
 
 
-class _SingleProcessIterator:
-    """One epoch of batches, loaded in the calling process."""
+class _BaseDataLoaderIterator:
+    """What the single- and multi-process iterators share: ``_length``, the number of batches
+    of the epoch (``None`` when the sampler or the stream has no length), and ``len()``."""
 
-    def __init__(self, loader: DataLoader):
-        self._seed = loader._draw_seed()
-        self._indices = loader._index_iter()
-        self._fetcher = loader._make_fetcher()
-        self._batch_index = 0
-        self._length = _length_or_none(loader)
+    _length: int | None = None
+
+    def _set_length(self, loader: DataLoader) -> None:
+        try:
+            self._length = len(loader)
+        except TypeError:
+            self._length = None
 
     def __iter__(self):
         return self
-
-    def __next__(self):
-        indices = next(self._indices)
-        data = fetch_in_scope(self._fetcher.fetch, indices, self._seed, self._batch_index)
-        self._batch_index += 1
-        return data
 
     def __len__(self) -> int:
         if self._length is None:
@@ -192,9 +188,18 @@ class _SingleProcessIterator:
         return self._length
 
 
-def _length_or_none(loader: DataLoader) -> int | None:
-    """The number of batches, or ``None`` for samplers and streams without a length."""
-    try:
-        return len(loader)
-    except TypeError:
-        return None
+class _SingleProcessIterator(_BaseDataLoaderIterator):
+    """One epoch of batches, loaded in the calling process."""
+
+    def __init__(self, loader: DataLoader):
+        self._seed = loader._draw_seed()
+        self._indices = loader._index_iter()
+        self._fetcher = loader._make_fetcher()
+        self._batch_index = 0
+        self._set_length(loader)
+
+    def __next__(self):
+        indices = next(self._indices)
+        data = fetch_in_scope(self._fetcher.fetch, indices, self._seed, self._batch_index)
+        self._batch_index += 1
+        return data

@@ -21,7 +21,8 @@ import time
 
 import numpy as np
 
-from ..locoprop.trainer import LocoProp, _available_cpus, _as_tensor
+from ..factory import as_tensor
+from ..locoprop.trainer import LocoProp, _available_cpus
 from . import process_group as pg
 from .ddp import broadcast_module
 
@@ -85,8 +86,7 @@ class DistributedLocoProp(LocoProp):
         self.broadcast_batch = bool(broadcast_batch)
         self.communication_seconds = 0.0
         broadcast_module(model)
-        sizes = [sum(p.data.size for p in (layer.linear.weight, layer.linear.bias)
-                     if p is not None and p.requires_grad) for layer in self.layers]
+        sizes = [sum(p.data.size for p in layer.trainable_parameters()) for layer in self.layers]
         self.owners = assign_layers(sizes, size)
         self._mine = {id(layer) for layer, owner in zip(self.layers, self.owners)
                       if owner == pg.get_rank()}
@@ -98,8 +98,8 @@ class DistributedLocoProp(LocoProp):
     def step(self, inputs, targets):
         """One LocoProp update on the minibatch; returns the loss before it (as ``LocoProp``)."""
         if self.broadcast_batch and pg.get_world_size() > 1:
-            inputs = pg.broadcast_array(_as_tensor(inputs).data)
-            targets = pg.broadcast_array(_as_tensor(targets).data)
+            inputs = pg.broadcast_array(as_tensor(inputs).data)
+            targets = pg.broadcast_array(as_tensor(targets).data)
         loss = super().step(inputs, targets)
         if pg.get_world_size() > 1:
             started = time.perf_counter()

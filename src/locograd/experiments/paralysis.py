@@ -21,7 +21,6 @@ Run:
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 
@@ -107,9 +106,8 @@ def build_net(inputs: int = 841, hidden: int = 100, layers: int = 5, outputs: in
             init.kaiming_normal_(linear.weight, nonlinearity="relu", generator=generator)
             init.zeros_(linear.bias)
         else:
-            init.kaiming_uniform_(linear.weight, a=math.sqrt(5), generator=generator)
-            bound = 1.0 / math.sqrt(fan_in)
-            init.uniform_(linear.bias, -bound, bound, generator=generator)
+            # Linear's own initialisation, drawn from ``generator``
+            init._reset_linear_(linear.weight, linear.bias, generator)
         modules.append(linear)
         if index < layers:
             modules.append(nn.Sigmoid() if activation == "sigmoid" else nn.ReLU())

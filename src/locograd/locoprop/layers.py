@@ -45,6 +45,11 @@ class LocalLayer(NamedTuple):
     activation: Module | None
     transfer: Transfer
 
+    def trainable_parameters(self) -> list:
+        """The ``Linear``'s weight and bias, less an absent bias and frozen parameters."""
+        return [p for p in (self.linear.weight, self.linear.bias)
+                if p is not None and p.requires_grad]
+
 
 def _leaves(module: Module, prefix: str):
     """``(qualified name, module)`` of the non-container modules, in forward order."""

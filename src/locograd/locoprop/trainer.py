@@ -151,8 +151,7 @@ class LocoProp(Optimizer):
         self.outer_steps = 0
         self.solve_seconds = [0.0] * len(self.layers)
         self.solve_phase_seconds = 0.0
-        params = [p for layer in self.layers for p in (layer.linear.weight, layer.linear.bias)
-                  if p is not None and p.requires_grad]
+        params = [p for layer in self.layers for p in layer.trainable_parameters()]
         if not params:
             raise ValueError("LocoProp: every Linear layer of the model is frozen "
                              "(requires_grad=False); there is nothing to train")
@@ -216,7 +215,7 @@ class LocoProp(Optimizer):
         group = self.param_groups[0]
         with enable_grad():
             output, layer_inputs, pre_activations = self._forward(inputs)
-            loss = self.loss_fn(output, _as_tensor(targets))
+            loss = self.loss_fn(output, as_tensor(targets))
             if not isinstance(loss, TensorBase) or loss.data.size != 1:
                 shape = getattr(getattr(loss, "data", None), "shape", type(loss).__name__)
                 raise ValueError(f"LocoProp.step: loss_fn must return a scalar tensor, got "
@@ -224,9 +223,7 @@ class LocoProp(Optimizer):
             gradients = autograd_grad(loss, pre_activations)
         jobs = []
         for layer, x, a, g in zip(self.layers, layer_inputs, pre_activations, gradients):
-            params = [p for p in (layer.linear.weight, layer.linear.bias)
-                      if p is not None and p.requires_grad]
-            for p in params:  # created here, not in the worker threads
+            for p in layer.trainable_parameters():  # created here, not in the worker threads
                 self.state[p]
                 workspace = self._workspaces.get(p)
                 if workspace is None or not workspace.fits(p.data):
@@ -262,7 +259,7 @@ class LocoProp(Optimizer):
         grad), so the backward pass computes the gradients in the pre-activations only, not
         the weight gradients that LocoProp does not use.
         """
-        x = _as_tensor(inputs).detach()
+        x = as_tensor(inputs).detach()
         for module in self._prefix:
             x = module(x)
         layer_inputs, pre_activations = [], []
@@ -286,7 +283,7 @@ class LocoProp(Optimizer):
         """
         weight = layer.linear.weight
         bias = layer.linear.bias
-        params = [p for p in (weight, bias) if p is not None and p.requires_grad]
+        params = layer.trainable_parameters()
         if not params:
             return  # a frozen layer
         train_bias = params[-1] is bias
@@ -364,10 +361,6 @@ def _available_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-def _as_tensor(value):
-    return value if isinstance(value, TensorBase) else as_tensor(value)
 
 
 class WarmupLinearDecay:

@@ -1,8 +1,6 @@
 """Convolution layers: ``Conv1d``, ``Conv2d``, ``ConvTranspose2d`` (``torch.nn`` names and init)."""
 from __future__ import annotations
 
-import math
-
 from .. import ops
 from ..backend import get_default_dtype
 from ..factory import empty
@@ -71,11 +69,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.data.shape[1] * math.prod(self.kernel_size)
-            bound = 1.0 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound)
+        init._reset_linear_(self.weight, self.bias)
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, " \

@@ -140,6 +140,16 @@ def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
     return uniform_(tensor, -bound, bound, generator)
 
 
+def _reset_linear_(weight, bias, generator=None) -> None:
+    """PyTorch's default initialisation of ``Linear`` and convolution layers: the weight from
+    ``kaiming_uniform_(a=sqrt(5))``, i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias (if
+    not None) from the same interval."""
+    kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+    if bias is not None:
+        bound = 1.0 / math.sqrt(_calculate_fan_in_and_fan_out(weight)[0])
+        uniform_(bias, -bound, bound, generator)
+
+
 def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", generator=None):
     """He normal: N(0, std^2) with ``std = gain / sqrt(fan)``."""

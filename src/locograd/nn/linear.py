@@ -43,10 +43,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1.0 / math.sqrt(self.in_features)
-            init.uniform_(self.bias, -bound, bound)
+        init._reset_linear_(self.weight, self.bias)
 
     def forward(self, x):
         return ops.linear(x, self.weight, self.bias)

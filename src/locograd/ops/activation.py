@@ -21,6 +21,7 @@ from .elementwise import abs as _abs
 from .elementwise import clamp, exp, sigmoid, softplus, tanh, where
 from .reduce import softmax
 from .shape import split
+from .unary import sigmoid_np
 # Dropout and the embedding lookup live in their own files; ``locograd.ops`` and
 # ``nn.functional`` gather the op families through this module.
 from .dropout import *  # noqa: F401,F403,E402
@@ -162,11 +163,6 @@ def erf(x):
 
 # ------------------------------------------------------------------------------ fused activations
 
-def _sigmoid_np(x: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(x))  # two-sided form: exp never overflows
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
-
-
 class LeakyRelu(Function):
     label = "LeakyRelu"
 
@@ -179,11 +175,9 @@ class LeakyRelu(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * ctx.scale, None
+        return grad * ctx.scale, None  # a constant mask: the same code for tensors and arrays
 
-    @staticmethod
-    def backward_np(ctx, grad):
-        return grad * ctx.scale, None
+    backward_np = backward
 
 
 class Elu(Function):
@@ -320,11 +314,9 @@ class Hardtanh(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * ctx.inside, None, None
+        return grad * ctx.inside, None, None  # a constant mask, as LeakyRelu
 
-    @staticmethod
-    def backward_np(ctx, grad):
-        return grad * ctx.inside, None, None
+    backward_np = backward
 
 
 class Silu(Function):
@@ -335,7 +327,7 @@ class Silu(Function):
     @staticmethod
     def forward(ctx, a):
         x = float_input(a, "silu")
-        s = _sigmoid_np(x)
+        s = sigmoid_np(x)
         ctx.save_for_backward(a, s)
         return x * s
 
@@ -370,7 +362,7 @@ class LogSigmoid(Function):
     @staticmethod
     def backward_np(ctx, grad):
         (x,) = ctx.saved_arrays
-        return grad * _sigmoid_np(-x)
+        return grad * sigmoid_np(-x)
 
 
 def leaky_relu(x, negative_slope: float = 0.01, inplace: bool = False):

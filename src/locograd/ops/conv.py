@@ -26,7 +26,7 @@ from .normalization import *  # noqa: F401,F403  (re-exported: see the module do
 from .normalization import __all__ as _normalization_all
 from .pooling import *  # noqa: F401,F403
 from .pooling import __all__ as _pooling_all
-from .pooling import _pair
+from .pooling import _pair, _unbatch
 from .shape import reshape
 
 __all__ = ["conv2d", "conv1d", "conv_transpose2d"] + list(_pooling_all) + \
@@ -298,12 +298,19 @@ def _check_operands(op, x, weight, bias, ndim):
     if xd.dtype != wd.dtype or xd.dtype.kind != "f":
         raise TypeError(f"{op}: the input (dtype {xd.dtype}) and the weight (dtype {wd.dtype}) "
                         f"must have the same floating-point dtype")
-    if bias is not None and bias.data.shape != (wd.shape[0],):
-        raise ValueError(f"{op}: the bias must have shape ({wd.shape[0]},), got "
+    _check_bias(op, bias, wd.shape[0], wd.dtype)
+
+
+def _check_bias(op, bias, channels, dtype):
+    """A bias needs one value per output channel, in the weight's dtype (no silent upcast)."""
+    if bias is None:
+        return
+    if bias.data.shape != (channels,):
+        raise ValueError(f"{op}: the bias must have shape ({channels},), got "
                          f"{tuple(bias.data.shape)}")
-    if bias is not None and bias.data.dtype != wd.dtype:
+    if bias.data.dtype != dtype:
         raise TypeError(f"{op}: the bias (dtype {bias.data.dtype}) must have the weight's dtype "
-                        f"{wd.dtype}")
+                        f"{dtype}")
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -334,10 +341,6 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     p = _conv_params("conv2d", input.data.shape, weight.data.shape, stride, padding, dilation,
                      groups)
     return Conv2d.apply(input, weight, bias, p)
-
-
-def _unbatch(out):
-    return reshape(out, out.data.shape[1:])
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -431,8 +434,6 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     p = p._replace(out=(h, w))  # fewer windows than out_shape holds when output_padding >= s
     out = Conv2dInputGrad.apply(input, weight, out_shape, p)
     if bias is not None:
-        if bias.data.shape != (out_shape[1],):
-            raise ValueError(f"conv_transpose2d: the bias must have shape ({out_shape[1]},), got "
-                             f"{tuple(bias.data.shape)}")
+        _check_bias("conv_transpose2d", bias, out_shape[1], weight.data.dtype)
         out = out + reshape(bias, (-1, 1, 1))
     return out

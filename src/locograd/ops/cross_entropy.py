@@ -129,14 +129,12 @@ class CrossEntropy(Function):
         if need[0]:
             if ctx.indices:  # sparse form of softmax * sum(q) - q: no one-hot array
                 c = probs.shape[1]
-                row = ctx.picked * (1.0 - eps)
-                if eps:
-                    row = row + ctx.valid * (ctx.w_total * eps / c)
+                hit = ctx.picked * (1.0 - eps)  # the one-hot part of q
+                row = hit + ctx.valid * (ctx.w_total * eps / c) if eps else hit  # sum(q)
                 gx = probs * (row[:, None] * s)
                 target = ctx.safe[:, None]
                 at_target = np.take_along_axis(gx, target, axis=1)
-                np.put_along_axis(gx, target, at_target - ctx.picked[:, None] * (1.0 - eps) * s,
-                                  axis=1)
+                np.put_along_axis(gx, target, at_target - hit[:, None] * s, axis=1)
                 if eps:
                     smooth = ctx.valid[:, None] * (eps / c)
                     gx -= (smooth * w_view if w_view is not None else smooth) * s

@@ -329,8 +329,9 @@ def index_add(x, dim: int, index, source, *, alpha=1):
         raise ValueError(f"index_add: the index must be a 1-D integer tensor, got shape "
                          f"{idx.shape} and dtype {idx.dtype}")
     expected = x.data.shape[:d] + (idx.shape[0],) + x.data.shape[d + 1:]
-    if to_array(source, "index_add").shape != expected:
-        raise ValueError(f"index_add: source has shape {to_array(source).shape}, expected "
+    source_shape = to_array(source, "index_add").shape
+    if source_shape != expected:
+        raise ValueError(f"index_add: source has shape {source_shape}, expected "
                          f"{expected} for x of shape {x.data.shape}, dim {d} and "
                          f"{idx.shape[0]} indices")
     if alpha != 1:

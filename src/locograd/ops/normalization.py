@@ -196,21 +196,21 @@ class BatchNormEval(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight, mean, invstd = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        scale = invstd if weight is None else weight.reshape(invstd.shape) * invstd
-        return (grad * scale if need[0] else None,
-                (grad * ((x - mean) * invstd)).sum(ctx.axes) if need[1] else None,
-                grad.sum(ctx.axes) if need[2] else None, None, None)
+        return _eval_grads(ctx, grad, *ctx.saved_tensors)
 
     @staticmethod
     def backward_np(ctx, grad):
-        x, weight, mean, invstd = ctx.saved_arrays
-        need = ctx.needs_input_grad
-        scale = invstd if weight is None else weight.reshape(invstd.shape) * invstd
-        return (grad * scale if need[0] else None,
-                (grad * ((x - mean) * invstd)).sum(ctx.axes) if need[1] else None,
-                grad.sum(ctx.axes) if need[2] else None, None, None)
+        return _eval_grads(ctx, grad, *ctx.saved_arrays)
+
+
+def _eval_grads(ctx, grad, x, weight, mean, invstd):
+    """``BatchNormEval``'s gradients: one formula, for tensors (``backward``) and for arrays
+    (``backward_np``)."""
+    need = ctx.needs_input_grad
+    scale = invstd if weight is None else weight.reshape(invstd.shape) * invstd
+    return (grad * scale if need[0] else None,
+            (grad * ((x - mean) * invstd)).sum(ctx.axes) if need[1] else None,
+            grad.sum(ctx.axes) if need[2] else None, None, None)
 
 
 class LayerNorm(Function):

@@ -79,6 +79,11 @@ def _padded(x: np.ndarray, geometry, value) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0), (ph, bottom), (pw, right)), constant_values=value)
 
 
+def _unbatch(out):
+    """A batch of one (1, ...) as the unbatched result (...)."""
+    return reshape(out, out.data.shape[1:])
+
+
 def _lowest(dtype):
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
@@ -185,8 +190,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         out = max_pool2d(reshape(input, (1,) + input.data.shape), kernel_size, stride, padding,
                          dilation, ceil_mode, return_indices)
         if return_indices:
-            return reshape(out[0], out[0].data.shape[1:]), new_tensor(out[1].data[0])
-        return reshape(out, out.data.shape[1:])
+            return _unbatch(out[0]), new_tensor(out[1].data[0])
+        return _unbatch(out)
     geometry = _pool_geometry("max_pool2d", input, kernel_size, stride, padding, dilation,
                               ceil_mode)
     return MaxPool2d.apply(input, geometry, bool(return_indices))
@@ -298,7 +303,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     if input.data.ndim == 3:
         out = avg_pool2d(reshape(input, (1,) + input.data.shape), kernel_size, stride, padding,
                          ceil_mode, count_include_pad, divisor_override)
-        return reshape(out, out.data.shape[1:])
+        return _unbatch(out)
     if input.data.dtype.kind != "f":
         raise TypeError(f"avg_pool2d: expected a floating-point input, got dtype "
                         f"{input.data.dtype}")

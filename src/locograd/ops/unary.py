@@ -245,15 +245,18 @@ class TanhGrad(Function):
         return gy, ggrad
 
 
+def sigmoid_np(x: np.ndarray) -> np.ndarray:
+    """The logistic function of a float array, in its dtype (also used by silu, logsigmoid)."""
+    e = np.exp(-np.abs(x))  # two-sided form: exp never overflows (exp(-|x|) <= 1)
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
 class Sigmoid(Function):
     label = "Sigmoid"
 
     @staticmethod
     def forward(ctx, a):
-        x = float_input(a, "sigmoid")
-        # Two-sided form: exp never overflows (exp(-|x|) <= 1).
-        e = np.exp(-np.abs(x))
-        out = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+        out = sigmoid_np(float_input(a, "sigmoid"))
         ctx.save_for_backward(out)
         return out
 

@@ -25,7 +25,7 @@ from ..nn.module import Module
 from ..ops.conv import _conv_params, _flat_grad, _im2col, _weight_from_matrix, _weight_matrix
 from ._matrix import RootError, from_eigen, symmetric_eigh
 from ._rules import AddL2Decay, Descend, Momentum
-from .optimizer import (Optimizer, Workspace, check_common, check_non_negative,
+from .optimizer import (Optimizer, check_common, check_non_negative, check_positive_int,
                         check_unit_interval)
 
 __all__ = ["KFAC"]
@@ -226,13 +226,13 @@ class KFAC(Optimizer):
     before them, in training mode with grad enabled; several forward passes before one step
     add up, as in gradient accumulation), and the inverses recomputed at steps 1,
     1 + ``inv_update_freq``, ..., from float64 eigendecompositions, stored in the parameters'
-    dtype. With
-    ``'tikhonov'`` the damping enters when the inverses are computed, with ``'eigen'`` at
-    every step. If a damped factor has a condition number above ``0.1 / eps`` of its dtype
-    (8.4e5 in float32; for ``'eigen'``, the damped Kronecker product above its square), as
-    with tiny damping on an ill-conditioned or singular factor, the small eigenvalues are
-    raised to that floor, and a ``RuntimeWarning`` says so once per optimizer; a factor that cannot be decomposed (non-finite) keeps its
-    previous inverse (a warning; counted in ``state[weight]['inverse_failures']``).
+    dtype. With ``'tikhonov'`` the damping enters when the inverses are computed, with
+    ``'eigen'`` at every step. If a damped factor has a condition number above ``0.1 / eps`` of
+    its dtype (8.4e5 in float32; for ``'eigen'``, the damped Kronecker product above its
+    square), as with tiny damping on an ill-conditioned or singular factor, the small
+    eigenvalues are raised to that floor, and a ``RuntimeWarning`` says so once per optimizer;
+    a factor that cannot be decomposed (non-finite) keeps its previous inverse (a warning;
+    counted in ``state[weight]['inverse_failures']``).
 
     Args:
         model: the ``Module`` to train; its parameters form the (single) parameter group and
@@ -340,9 +340,7 @@ class KFAC(Optimizer):
         check_non_negative(owner, "momentum", group["momentum"])
         check_unit_interval(owner, "stat_decay", group["stat_decay"], closed=True)
         for key in ("factor_update_freq", "inv_update_freq"):
-            value = group[key]
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{owner}: {key} must be a positive int, got {value!r}")
+            check_positive_int(owner, key, group[key])
         if group["kl_clip"] is not None and not float(group["kl_clip"]) > 0.0:
             raise ValueError(f"{owner}: kl_clip must be positive or None, got "
                              f"{group['kl_clip']!r}")
@@ -463,27 +461,7 @@ class KFAC(Optimizer):
         nu = 1.0
         if kl_clip is not None and inner > 0.0 and lr > 0.0:
             nu = min(1.0, math.sqrt(float(kl_clip) / (lr * lr * inner)))
-        for index, p in enumerate(group["params"]):
-            if p.grad is None:
-                continue
-            direction = natural.get(p)
-            if direction is None:
-                direction, scale = p.grad.data, 1.0
-                if direction.shape != p.data.shape or direction.dtype != p.data.dtype:
-                    raise RuntimeError(
-                        f"KFAC.step: parameter {index} has shape {p.data.shape} and dtype "
-                        f"{p.data.dtype} but its gradient has shape {direction.shape} and dtype "
-                        f"{direction.dtype}")
-            else:
-                scale = nu
-            workspace = self._workspaces.get(p)
-            if workspace is None or not workspace.fits(p.data):
-                workspace = self._workspaces[p] = Workspace(p.data)
-            record = self.state[p]
-            for rule in self.rules:
-                direction, scale = rule.update(direction, scale, p.data, record, group,
-                                               workspace)
-            p._version[0] += 1
+        super()._update_group(group, natural, nu)
 
     def _update_factors(self, layer, state, group) -> None:
         updates = state["factor_updates"] = state.get("factor_updates", 0) + 1

@@ -108,6 +108,12 @@ def check_unit_interval(owner: str, name: str, value, closed: bool = False) -> N
         raise ValueError(f"{owner}: invalid {name} {value!r}: it must be in {bound}")
 
 
+def check_positive_int(owner: str, name: str, value) -> None:
+    """Raise ``ValueError`` unless ``value`` is an int (not a bool) >= 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+
+
 def _copy_value(value):
     if isinstance(value, np.ndarray):
         return value.copy()
@@ -288,20 +294,28 @@ class Optimizer:
             self._update_group(group)
         return loss
 
-    def _update_group(self, group: dict) -> None:
-        """Run ``self.rules`` on each parameter of ``group`` that has a gradient."""
+    def _update_group(self, group: dict, directions: dict | None = None,
+                      directions_scale: float = 1.0) -> None:
+        """Run ``self.rules`` on each parameter of ``group`` that has a gradient, starting from
+        the gradient, or from ``directions_scale * directions[p]`` for the parameters in
+        ``directions`` (an optimiser that preconditions first, as K-FAC, passes its own)."""
         rules = self.rules
         for index, p in enumerate(group["params"]):
             grad = p.grad
             if grad is None:
                 continue
             param = p.data
-            g = grad.data
-            if g.shape != param.shape or g.dtype != param.dtype:
-                raise RuntimeError(
-                    f"{type(self).__name__}.step: parameter {index} of group "
-                    f"{self._group_index(group)} has shape {param.shape} and dtype "
-                    f"{param.dtype} but its gradient has shape {g.shape} and dtype {g.dtype}")
+            direction = directions.get(p) if directions else None
+            if direction is None:
+                direction, scale = grad.data, 1.0
+                if direction.shape != param.shape or direction.dtype != param.dtype:
+                    raise RuntimeError(
+                        f"{type(self).__name__}.step: parameter {index} of group "
+                        f"{self._group_index(group)} has shape {param.shape} and dtype "
+                        f"{param.dtype} but its gradient has shape {direction.shape} and dtype "
+                        f"{direction.dtype}")
+            else:
+                scale = directions_scale
             if not param.flags.writeable:
                 raise RuntimeError(f"{type(self).__name__}.step: the array of parameter {index} "
                                    f"(shape {param.shape}) is read-only")
@@ -309,7 +323,6 @@ class Optimizer:
             if workspace is None or not workspace.fits(param):
                 workspace = self._workspaces[p] = Workspace(param)
             state = self.state[p]
-            direction, scale = g, 1.0
             for rule in rules:
                 direction, scale = rule.update(direction, scale, param, state, group, workspace)
             p._version[0] += 1

@@ -16,7 +16,8 @@ import numpy as np
 
 from ._matrix import RootError, inverse_pth_root
 from ._rules import AddL2Decay, CountStep, Descend, Rule, _materialize, _state_buffer
-from .optimizer import Optimizer, check_common, check_non_negative, check_unit_interval
+from .optimizer import (Optimizer, check_common, check_non_negative, check_positive_int,
+                        check_unit_interval)
 
 __all__ = ["Shampoo"]
 
@@ -359,9 +360,7 @@ class Shampoo(Optimizer):
         check_unit_interval(owner, "beta2", betas[1], closed=True)
         for key in ("block_size", "start_preconditioning_step", "preconditioning_compute_steps",
                     "statistics_compute_steps", "max_preconditioner_dim"):
-            value = group[key]
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{owner}: {key} must be a positive int, got {value!r}")
+            check_positive_int(owner, key, group[key])
         exponent = group["exponent_override"]
         if exponent is not None and (isinstance(exponent, bool) or not isinstance(
                 exponent, (int, np.integer)) or exponent < 1):

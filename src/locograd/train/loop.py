@@ -253,9 +253,9 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
     every rank with a ``DistributedDataParallel`` model and a loader over a
     ``DistributedSampler`` (or a ``DistributedLocoProp``): each epoch's losses and metrics are
     averaged over the ranks, so that every rank records the same values and takes the same
-    early-stopping and schedule decisions (``throughput`` is thus per rank); only rank 0 prints and writes the checkpoint, the
-    CSV and the plot. A sampler with ``set_epoch`` gets ``set_epoch(epoch - 1)`` before each
-    epoch, on one rank or many.
+    early-stopping and schedule decisions (``throughput`` is thus per rank); only rank 0 prints
+    and writes the checkpoint, the CSV and the plot. A sampler with ``set_epoch`` gets
+    ``set_epoch(epoch - 1)`` before each epoch, on one rank or many.
 
     Returns:
         The ``History`` (including the epochs of the interrupted run when resuming).

@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import inspect
+from contextlib import nullcontext
 
 from ..autograd import graph as _graph
 from ..autograd.engine import grad as _grad
@@ -122,12 +123,9 @@ def trace(fn, *inputs, params=None, **options) -> Graph:
     except TypeError as error:
         raise TypeError(f"trace: {error} (the options are draw_graph's)") from None
     bound.apply_defaults()
-    module = params if isinstance(params, Module) else None
+    recording = record_modules(params) if isinstance(params, Module) else nullcontext()
     with _graph.retain_values():
-        if module is not None:
-            with record_modules(module):
-                out = fn(*inputs)
-        else:
+        with recording:
             out = fn(*inputs)
         if not isinstance(out, TensorBase):
             raise TypeError(f"trace: fn must return a tensor, got {type(out).__name__} (pick "

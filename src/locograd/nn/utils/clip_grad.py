@@ -94,7 +94,11 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None)
         >>> [round(v, 4) for v in w.grad.tolist()]
         [0.5, 0.5, 0.5, 0.5]
     """
-    grads = _grads(parameters, "clip_grads_with_norm_")
+    _scale_to_norm(_grads(parameters, "clip_grads_with_norm_"), max_norm, total_norm)
+
+
+def _scale_to_norm(grads: list, max_norm: float, total_norm) -> None:
+    """``clip_grads_with_norm_`` on a list of gradients already gathered."""
     if not grads:
         return
     total = total_norm.data if isinstance(total_norm, TensorBase) else np.asarray(total_norm)
@@ -133,10 +137,9 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         >>> round(float(lg.nn.utils.get_total_norm([w.grad])), 4)
         1.0
     """
-    parameters = _as_tensor_list(parameters, "clip_grad_norm_")
-    total = get_total_norm(_grads(parameters, "clip_grad_norm_"), norm_type,
-                           error_if_nonfinite)
-    clip_grads_with_norm_(parameters, max_norm, total)
+    grads = _grads(parameters, "clip_grad_norm_")
+    total = get_total_norm(grads, norm_type, error_if_nonfinite)
+    _scale_to_norm(grads, max_norm, total)
     return total
 
 
