@@ -112,8 +112,12 @@ def test_zero_grad_apply_and_requires_grad():
     net = Net()
     net(lg.randn(5, 3)).sum().backward()
     assert all(p.grad is not None for p in net.parameters())
+    versions = [p.grad._version[0] for p in net.parameters()]
     net.zero_grad(set_to_none=False)
     assert all(p.grad is not None and not p.grad.numpy().any() for p in net.parameters())
+    # written in place like Optimizer.zero_grad: the version moves, so a graph that saved the
+    # old gradient notices
+    assert [p.grad._version[0] for p in net.parameters()] == [v + 1 for v in versions]
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
 

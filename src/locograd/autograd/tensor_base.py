@@ -171,6 +171,23 @@ class TensorBase:
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
 
+
+def reset_grad(tensor, set_to_none: bool = True) -> None:
+    """Reset ``tensor.grad`` for ``zero_grad``: to None, or to zeros in place (the version bumped,
+    so a graph that saved the old gradient notices). A gradient that is part of a graph
+    (``create_graph=True``) or read-only is replaced by a fresh zero tensor instead of written
+    through."""
+    grad = tensor.grad
+    if grad is None:
+        return
+    if set_to_none:
+        tensor.grad = None
+    elif grad.grad_fn is not None or grad.requires_grad or not grad.data.flags.writeable:
+        tensor.grad = new_tensor(np.zeros_like(grad.data))
+    else:
+        grad.data.fill(0)
+        grad._version[0] += 1
+
 class PostAccumulateGradHook:
     """A leaf's hook that runs after accumulation; it shares the leaf's hook list, and the
     engine skips it when it runs the gradient hooks."""

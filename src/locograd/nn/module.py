@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..autograd.grad_mode import state as _grad_state
-from ..autograd.tensor_base import RemovableHandle, TensorBase, new_tensor
+from ..autograd.tensor_base import RemovableHandle, TensorBase, new_tensor, reset_grad
 from ..backend import as_dtype
 from ._hooks import BackwardHookState
 from .parameter import Parameter
@@ -245,14 +245,10 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset the gradients of all parameters (to None by default, as PyTorch)."""
+        """Reset the gradients of all parameters (to None by default, as PyTorch; otherwise to
+        zeros, as ``Optimizer.zero_grad``)."""
         for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.data[...] = 0
+            reset_grad(p, set_to_none)
 
     def apply(self, fn: Callable[["Module"], None]) -> "Module":
         """Call ``fn`` on every submodule (children first) and on this module."""

@@ -32,7 +32,7 @@ from collections import defaultdict
 import numpy as np
 
 from ..autograd.grad_mode import enable_grad
-from ..autograd.tensor_base import TensorBase, new_tensor
+from ..autograd.tensor_base import TensorBase, reset_grad
 
 __all__ = ["Optimizer", "required"]
 
@@ -261,19 +261,7 @@ class Optimizer:
         """
         for group in self.param_groups:
             for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                elif grad.grad_fn is not None or grad.requires_grad or \
-                        not grad.data.flags.writeable:
-                    # a gradient that is part of a graph (create_graph=True) is replaced by a
-                    # fresh zero tensor rather than written through
-                    p.grad = new_tensor(np.zeros_like(grad.data))
-                else:
-                    grad.data.fill(0)
-                    grad._version[0] += 1
+                reset_grad(p, set_to_none)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient, in place.
