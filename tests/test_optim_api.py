@@ -80,7 +80,7 @@ def test_state_dict_layout_and_copies():
     opt = optim.Adam(model.parameters(), lr=0.1, amsgrad=True)
     train(model, opt, 2, start=0)
     sd = opt.state_dict()
-    assert sorted(sd) == ["param_groups", "state"]
+    assert sorted(sd) == ["kind", "param_groups", "state"] and sd["kind"] == "Adam"
     assert sd["param_groups"][0]["params"] == [0, 1, 2, 3]
     assert sd["param_groups"][0]["betas"] == (0.9, 0.999)
     assert sorted(sd["state"][0]) == ["exp_avg", "exp_avg_sq", "max_exp_avg_sq", "step"]

@@ -16,7 +16,12 @@ Guarantees:
       verified, ``model.load_state_dict(lg.load(path))`` leaves the model untouched on error.
     * ``save`` is atomic: it writes a temporary file in the same directory, fsyncs it, renames
       it over the target (``os.replace``) and fsyncs the directory; a crash mid-save leaves the
-      previous checkpoint intact.
+      previous checkpoint intact; a later save of the same target removes the temporaries
+      that crashed saves left (those no live writer holds a lock on).
+    * Reads are bounded: ``load`` refuses anything but a regular file (a named pipe, a device
+      such as ``/dev/zero``) before reading, checks the header's size and every tensor's
+      declared bytes against the file's size, and maps the file instead of reading it, so that
+      only what the header declares is touched. Nesting deeper than 200 levels is refused.
     * Dtypes (bool, integers, float16/32/64) and shapes (including 0-d) are preserved exactly.
 
 Requires the ``io`` extra (``pip install locograd[io]``), imported only when used.
@@ -63,6 +68,9 @@ class _Encoder:
     def encode(self, obj, path: list):
         if obj is None or isinstance(obj, (bool, str)):
             return obj
+        if len(path) > _MAX_DEPTH:
+            raise ValueError(f"save: the object is nested more than {_MAX_DEPTH} levels deep at "
+                             f"{_describe(path[:3])}... (a cycle?); load would refuse it")
         if isinstance(obj, (int, float)) and type(obj) in (int, float):
             return obj
         if isinstance(obj, TensorBase):
@@ -177,10 +185,11 @@ def _atomic_write(path: str, payload: bytes) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
+            _lock(handle.fileno())  # held while writing: marks the temporary as in use
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # (outside the with: Windows cannot replace an open file)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -188,6 +197,52 @@ def _atomic_write(path: str, payload: bytes) -> None:
             pass
         raise
     _fsync_directory(directory)
+    _remove_stale_temporaries(directory, os.path.basename(path))
+
+
+#: a temporary older than this, that no live writer holds, is left from a crashed save
+_STALE_SECONDS = 2.0
+
+
+def _lock(fd: int, blocking: bool = True) -> bool:
+    """An exclusive ``flock`` on ``fd`` (released when the process dies); True where there is no
+    ``fcntl`` (Windows), where the age of a temporary alone decides."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except OSError:
+        return False
+    return True
+
+
+def _remove_stale_temporaries(directory: str, base: str) -> None:
+    """Delete ``.<base>.<hex>.tmp`` files that a crashed save of the same target left behind:
+    those no writer holds a lock on (a live save does), older than a moment."""
+    import re
+    import time
+
+    pattern = re.compile(r"\." + re.escape(base) + r"\.[0-9a-f]{12}\.tmp")
+    try:
+        names = [n for n in os.listdir(directory) if pattern.fullmatch(n)]
+    except OSError:
+        return
+    for name in names:
+        stale = os.path.join(directory, name)
+        try:
+            fd = os.open(stale, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:  # gone already, or a link: not ours to follow
+            continue
+        try:
+            old = time.time() - os.fstat(fd).st_mtime > _STALE_SECONDS
+            if old and _lock(fd, blocking=False):
+                os.unlink(stale)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def _fsync_directory(directory: str) -> None:
@@ -229,19 +284,9 @@ def load(f, map_location=None, weights_only: bool = True):
         >>> load(io.BytesIO(buffer.getvalue()))
         {0: {'step': 5}}
     """
-    if hasattr(f, "read"):
-        name, data = getattr(f, "name", "<file object>"), f.read()
-    else:
-        name = os.fspath(f)
-        with open(name, "rb") as handle:
-            data = handle.read()
+    name, data = _open(f)
     where = f"load: {name!r}"
-    metadata = _read_metadata(data, where)
-    try:
-        arrays = _safetensors().load(data)
-    except Exception as e:  # safetensors raises its own SafetensorError
-        raise CheckpointError(f"{where} is corrupted: the tensor data does not match the header "
-                              f"({e})") from None
+    metadata, arrays = _parse(data, where)
     structure = metadata.get("locograd.structure")
     if not isinstance(structure, str):
         raise CheckpointError(f"{where} is corrupted: its structure record is missing")
@@ -254,17 +299,113 @@ def load(f, map_location=None, weights_only: bool = True):
         tree = json.loads(structure)
     except ValueError as e:
         raise CheckpointError(f"{where} is corrupted: bad structure record ({e})") from None
+    except RecursionError:
+        raise CheckpointError(f"{where} is corrupted: its structure is nested more than "
+                              f"{_MAX_DEPTH} levels deep") from None
     return _Decoder(arrays, where).decode(tree)
 
 
-def _read_metadata(data: bytes, where: str) -> dict:
-    """Parse the safetensors header and return locograd's metadata, or raise a clear error."""
+def _open(f):
+    """``(name, buffer)``: the file's bytes, memory-mapped for a path (nothing is read yet), so
+    that only what the header declares is ever touched. Anything but a regular file (a named
+    pipe that would block, ``/dev/zero`` that never ends, a directory) is refused first."""
+    if hasattr(f, "read"):
+        name = getattr(f, "name", "<file object>")
+        fileno = getattr(f, "fileno", None)
+        try:
+            fd = fileno() if fileno is not None else None
+        except (OSError, ValueError):  # io.BytesIO and friends: already in memory
+            fd = None
+        if fd is None:
+            return name, f.read()
+        _check_regular(os.fstat(fd), f"load: {name!r}")
+        return name, f.read()  # bounded: a regular file ends
+    name = os.fspath(f)
+    # O_NONBLOCK: opening a named pipe must not wait for a writer before we can refuse it.
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+        _check_regular(info, f"load: {name!r}")
+        if info.st_size == 0:
+            return name, b""
+        import mmap
+
+        return name, memoryview(mmap.mmap(fd, info.st_size, access=mmap.ACCESS_READ))
+    finally:
+        os.close(fd)
+
+
+def _check_regular(info: os.stat_result, where: str) -> None:
+    import stat
+
+    if stat.S_ISREG(info.st_mode):
+        return
+    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket")]
+    kind = next((text for test, text in kinds if test(info.st_mode)), "not a regular file")
+    raise CheckpointError(f"{where} is {kind}; checkpoints are read only from regular files")
+
+
+#: safetensors' dtype names -> NumPy (little-endian, as the format stores them)
+_DTYPES = {"BOOL": "|b1", "U8": "|u1", "I8": "|i1", "I16": "<i2", "U16": "<u2", "I32": "<i4",
+           "U32": "<u4", "I64": "<i8", "U64": "<u8", "F16": "<f2", "F32": "<f4", "F64": "<f8"}
+#: safetensors refuses larger headers; so do we, before reading one
+_MAX_HEADER = 100 * 1024 * 1024
+#: deepest nesting of containers ``save`` writes and ``load`` reads
+_MAX_DEPTH = 200
+
+
+def _parse(data, where: str):
+    """The metadata and the arrays (read-only views of ``data``) of a safetensors buffer, every
+    entry of the header checked against the buffer's size before any tensor is touched."""
+    metadata, header, start = _read_metadata(data, where)
     size = len(data)
-    hint = _foreign_hint(data)
+    arrays, spans = {}, []
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        try:
+            dtype = np.dtype(_DTYPES[entry["dtype"]])
+            shape = tuple(entry["shape"])
+            begin, end = entry["data_offsets"]
+            if not all(type(d) is int and d >= 0 for d in shape + (begin, end)):
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            raise CheckpointError(f"{where} is corrupted: the header entry of tensor {key!r} is "
+                                  f"malformed") from None
+        count = int(np.prod(shape, dtype=object))
+        if end - begin != count * dtype.itemsize or start + end > size:
+            raise CheckpointError(f"{where} is corrupted: tensor {key!r} of shape {shape} "
+                                  f"({dtype}) does not fit its declared bytes {begin}..{end} "
+                                  f"of the {size - start} after the header")
+        spans.append((begin, end))
+        arrays[key] = np.frombuffer(data, dtype=dtype, count=count,
+                                    offset=start + begin).reshape(shape)
+    position = 0
+    for begin, end in sorted(spans):
+        if begin != position:
+            break
+        position = end
+    if position != size - start or len(spans) and sorted(spans)[-1][1] != position:
+        raise CheckpointError(f"{where} is corrupted: the tensor data does not match the header "
+                              f"(the tensors cover {position} of the {size - start} bytes after "
+                              f"it, or overlap)")
+    return metadata, arrays
+
+
+def _read_metadata(data, where: str):
+    """Check the safetensors header against the buffer's size, parse it, and return
+    ``(locograd's metadata, the header, offset of the tensor data)``, or raise a clear error."""
+    size = len(data)
+    hint = _foreign_hint(bytes(data[:16]))
     if size < 8:
         raise CheckpointError(f"{where} is not a locograd checkpoint: only {size} bytes "
                               f"(truncated or empty){hint}")
     n = int.from_bytes(data[:8], "little")
+    if n > _MAX_HEADER:
+        raise CheckpointError(f"{where} is not a locograd checkpoint: the header claims {n} "
+                              f"bytes, more than the {_MAX_HEADER} allowed{hint}")
     if n > size - 8:
         raise CheckpointError(f"{where} is truncated or not a locograd checkpoint: the header "
                               f"claims {n} bytes but the file has {size - 8} after the length"
@@ -272,8 +413,8 @@ def _read_metadata(data: bytes, where: str) -> dict:
     import json
 
     try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        header = json.loads(bytes(data[8:8 + n]).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise CheckpointError(f"{where} is corrupted or not a locograd checkpoint: its header is "
                               f"not valid JSON{hint}") from None
     metadata = header.get("__metadata__") if isinstance(header, dict) else None
@@ -285,7 +426,7 @@ def _read_metadata(data: bytes, where: str) -> dict:
     if version != str(_VERSION):
         raise CheckpointError(f"{where}: unsupported checkpoint version {version!r} (this "
                               f"locograd reads version {_VERSION})")
-    return metadata
+    return metadata, header, 8 + n
 
 
 def _foreign_hint(data: bytes) -> str:
@@ -306,9 +447,11 @@ class _Decoder:
     def bad(self, what: str) -> CheckpointError:
         return CheckpointError(f"{self.where} is corrupted: {what}")
 
-    def decode(self, node):
+    def decode(self, node, depth: int = 0):
         if node is None or type(node) in (bool, int, float, str):
             return node
+        if depth > _MAX_DEPTH:
+            raise self.bad(f"its structure is nested more than {_MAX_DEPTH} levels deep")
         if not isinstance(node, dict) or len(node) == 0:
             raise self.bad(f"unexpected structure entry {node!r:.80}")
         kind = next(iter(node))
@@ -318,10 +461,10 @@ class _Decoder:
             for pair in self._list(value):
                 if not isinstance(pair, list) or len(pair) != 2:
                     raise self.bad("malformed dict entry")
-                out[self._key(pair[0])] = self.decode(pair[1])
+                out[self._key(pair[0])] = self.decode(pair[1], depth + 1)
             return out
         if kind in ("list", "tuple"):
-            items = [self.decode(v) for v in self._list(value)]
+            items = [self.decode(v, depth + 1) for v in self._list(value)]
             return items if kind == "list" else tuple(items)
         if kind in ("tensor", "ndarray", "npscalar"):
             return self._array_object(kind, value, node)
@@ -332,11 +475,13 @@ class _Decoder:
             raise self.bad("malformed container entry")
         return value
 
-    def _key(self, key):
+    def _key(self, key, depth: int = 0):
+        if depth > _MAX_DEPTH:
+            raise self.bad(f"a dict key is nested more than {_MAX_DEPTH} levels deep")
         if key is None or type(key) in (bool, int, float, str):
             return key
         if isinstance(key, dict) and list(key) == ["tuple"]:
-            return tuple(self._key(k) for k in self._list(key["tuple"]))
+            return tuple(self._key(k, depth + 1) for k in self._list(key["tuple"]))
         raise self.bad(f"malformed dict key {key!r:.80}")
 
     def _array_object(self, kind: str, name, node: dict):
@@ -345,8 +490,11 @@ class _Decoder:
         if name not in self.arrays:
             raise self.bad(f"the structure refers to a missing tensor {name!r}")
         arr = self.arrays[name]
+        if kind == "tensor" and node.get("requires_grad") and arr.dtype.kind != "f":
+            raise self.bad(f"tensor {name!r} of dtype {arr.dtype} is marked requires_grad, which "
+                           f"only floating-point tensors can be")
         if not arr.flags.writeable:
-            arr = arr.copy()
+            arr = arr.copy()  # a view of the mapped file: the copy owns its memory
         if kind == "ndarray":
             obj = arr
         elif kind == "npscalar":

@@ -77,6 +77,9 @@ class DistributedLocoProp(LocoProp):
         >>> loss = opt.step(lg.rand(32, 6), lg.rand(32, 6))           # doctest: +SKIP
     """
 
+    #: the state is LocoProp's: a single-process run resumes under mpirun, and back
+    state_kind = "LocoProp"
+
     def __init__(self, model, loss_fn, *, broadcast_batch: bool = True, **options):
         pg._require("DistributedLocoProp")
         size = pg.get_world_size()

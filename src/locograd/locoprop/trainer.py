@@ -211,6 +211,7 @@ class LocoProp(Optimizer):
         Returns:
             The minibatch loss before the update, as a float.
         """
+        self.check_hyperparameters()  # gamma, lr, ... may have been changed since construction
         self._opt_called = True
         group = self.param_groups[0]
         with enable_grad():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 from typing import Callable, Iterator
 
 import numpy as np
@@ -340,21 +341,28 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Copy values from ``state_dict`` into this module's parameters and buffers.
 
-        Every problem (missing keys, unexpected keys, shape mismatches, non-tensor values) is
-        collected first and reported together; if there is any (or, with ``strict=False``, any
-        shape mismatch), nothing is changed. Returns ``(missing_keys, unexpected_keys)``.
+        Every problem (missing keys, unexpected keys, shape mismatches, values that are not
+        real or boolean arrays - str, object, complex, datetime - and values that do not fit the
+        model's dtype: an overflow to inf, 3.7 into an integer buffer) is collected first and
+        reported together; if there is any (or, with ``strict=False``, any other than a missing
+        or unexpected key), nothing is changed. A failing ``set_extra_state`` is undone too.
+        Returns ``(missing_keys, unexpected_keys)``.
         """
+        name = type(self).__name__
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{name}.load_state_dict: expected a mapping of names to tensors "
+                            f"(as state_dict() returns), got a {type(state_dict).__name__}")
         expected = self.state_dict(keep_vars=True)
         missing = [k for k in expected if k not in state_dict]
         unexpected = [k for k in state_dict if k not in expected]
-        mismatched, bad_type = [], []
-        updates = []
+        mismatched, bad_type, bad_value = [], [], []
+        extras, updates = [], []
         for key, target in expected.items():
             if key not in state_dict:
                 continue
             value = state_dict[key]
             if key.endswith("_extra_state") and not isinstance(target, TensorBase):
-                updates.append((key, target, value))
+                extras.append((key, value))
                 continue
             arr = value.data if isinstance(value, TensorBase) else value
             if not isinstance(arr, np.ndarray):
@@ -363,14 +371,18 @@ class Module:
                 except Exception:
                     bad_type.append(f"{key}: {type(value).__name__}")
                     continue
-                if arr.dtype.kind not in "biuf":
-                    bad_type.append(f"{key}: {type(value).__name__}")
-                    continue
+            if arr.dtype.kind not in "biuf":  # str, object, complex, datetime: never cast
+                bad_type.append(f"{key}: {type(value).__name__} of dtype {arr.dtype}")
+                continue
             if arr.shape != target.data.shape:
                 mismatched.append(f"{key}: checkpoint shape {arr.shape}, model shape "
                                   f"{target.data.shape}")
                 continue
-            updates.append((key, target, arr))
+            reason = _does_not_fit(arr, target.data.dtype)
+            if reason:
+                bad_value.append(f"{key}: {reason}")
+                continue
+            updates.append((target, arr))
         problems = []
         if strict and missing:
             problems.append("missing keys: " + ", ".join(missing))
@@ -379,20 +391,38 @@ class Module:
         if mismatched:
             problems.append("shape mismatches: " + "; ".join(mismatched))
         if bad_type:
-            problems.append("values that are not arrays: " + "; ".join(bad_type))
+            problems.append("values that are not real or boolean arrays: " + "; ".join(bad_type))
+        if bad_value:
+            problems.append("values that do not fit the model's dtype: " + "; ".join(bad_value))
         if problems:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__} "
+            raise RuntimeError(f"Error(s) in loading state_dict for {name} "
                                f"(nothing was loaded):\n  " + "\n  ".join(problems))
-        for key, target, arr in updates:
-            if not isinstance(target, TensorBase):
-                owner = self.get_submodule(key.rpartition(".")[0]) if "." in key else self
-                owner.set_extra_state(arr)
-            elif assign:
+        self._set_extra_states(extras)  # the one step that may fail: undone if it does
+        for target, arr in updates:
+            if assign:
                 target.data = np.array(arr, dtype=target.data.dtype)
             else:
-                np.copyto(target.data, arr, casting="unsafe")
+                np.copyto(target.data, arr, casting="unsafe")  # checked to fit above
                 target._version[0] += 1
         return IncompatibleKeys(missing, unexpected)
+
+    def _set_extra_states(self, extras: list) -> None:
+        """``set_extra_state`` of each ``(key, state)``; if one raises, the earlier ones are given
+        back their previous state, so that a failed load changes nothing."""
+        done = []
+        for key, state in extras:
+            owner = self.get_submodule(key.rpartition(".")[0]) if "." in key else self
+            previous = owner.get_extra_state()
+            try:
+                owner.set_extra_state(state)
+            except Exception as error:
+                for earlier, saved in reversed(done):
+                    earlier.set_extra_state(saved)
+                raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__} "
+                                   f"(nothing was loaded): {key}: "
+                                   f"{type(owner).__name__}.set_extra_state failed: "
+                                   f"{error}") from error
+            done.append((owner, previous))
 
     # ------------------------------------------------------------------ hooks and calling
     def register_forward_pre_hook(self, hook, *, prepend: bool = False,
@@ -497,6 +527,33 @@ class Module:
 
 
 _hook_ids = itertools.count()
+
+
+def _does_not_fit(values: np.ndarray, dtype: np.dtype) -> str | None:
+    """Why ``values`` (bool, integer or float) cannot be cast to ``dtype`` without changing
+    them beyond rounding (an overflow to inf, 3.7 into an integer, 2 into a bool), or None."""
+    if values.size == 0 or values.dtype == dtype:
+        return None
+    kind = np.dtype(dtype).kind
+    with np.errstate(all="ignore"):
+        if kind == "f":
+            finite = np.isfinite(values)
+            overflow = finite & ~np.isfinite(values.astype(dtype))
+            if overflow.any():
+                return f"{values[overflow].flat[0].item()!r} overflows {dtype}"
+            return None
+        if kind == "b":
+            wrong = (values != 0) & (values != 1)
+            return f"{values[wrong].flat[0].item()!r} is not a boolean" if wrong.any() else None
+        if values.dtype.kind == "f":
+            fractional = ~np.isfinite(values) | (values != np.trunc(values))
+            if fractional.any():
+                return f"{values[fractional].flat[0].item()!r} is not an integer ({dtype})"
+        info = np.iinfo(dtype)
+        outside = (values < info.min) | (values > info.max)
+        if outside.any():
+            return f"{values[outside].flat[0].item()!r} is outside the range of {dtype}"
+    return None
 
 
 def _add_hook(module: Module, store: OrderedDict, hook, prepend: bool = False,

@@ -102,14 +102,29 @@ class LRScheduler:
         self._last_lr = _group_values(self.optimizer, "lr")
 
     def state_dict(self) -> dict:
-        """Every attribute except the optimiser (copied, so later steps do not change it)."""
-        return {key: copy.deepcopy(value) for key, value in self.__dict__.items()
-                if key not in self._not_saved}
+        """Every attribute except the optimiser (copied, so later steps do not change it), and
+        the schedule's ``'kind'`` (its class name), which ``load_state_dict`` checks."""
+        state = {key: copy.deepcopy(value) for key, value in self.__dict__.items()
+                 if key not in self._not_saved}
+        state["kind"] = type(self).__name__
+        return state
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore the attributes saved by ``state_dict()``."""
+        """Restore the attributes saved by ``state_dict()``; the state of another kind of
+        schedule is refused, before anything changes."""
+        self._check_state(state_dict)
         self.__dict__.update({key: copy.deepcopy(value) for key, value in state_dict.items()
-                              if key not in self._not_saved})
+                              if key not in self._not_saved and key != "kind"})
+
+    def _check_state(self, state_dict) -> None:
+        name = type(self).__name__
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{name}.load_state_dict: expected a dict (from state_dict()), got "
+                            f"a {type(state_dict).__name__}")
+        kind = state_dict.get("kind")
+        if kind is not None and kind != name:
+            raise ValueError(f"{name}.load_state_dict: the state dict is that of a {kind} "
+                             f"schedule, not of a {name}")
 
     def _current(self) -> list:
         return _group_values(self.optimizer, "lr")

@@ -395,6 +395,17 @@ class _CompositeScheduler(LRScheduler):
         for scheduler, saved in zip(self._schedulers, state_dict["_schedulers"]):
             scheduler.load_state_dict(saved)
 
+    def _check_state(self, state_dict) -> None:
+        """The schedules' states too, so that a mismatch in one of them changes nothing."""
+        super()._check_state(state_dict)
+        saved = state_dict.get("_schedulers")
+        if not isinstance(saved, list) or len(saved) != len(self._schedulers):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: expected the states of "
+                             f"{len(self._schedulers)} schedulers, got "
+                             f"{len(saved) if isinstance(saved, list) else saved!r}")
+        for scheduler, state in zip(self._schedulers, saved):
+            scheduler._check_state(state)
+
 
 class SequentialLR(_CompositeScheduler):
     """Run ``schedulers[i]`` between ``milestones[i-1]`` and ``milestones[i]``: each schedule

@@ -95,9 +95,10 @@ def _as_real(owner: str, name: str, value) -> float:
 
 
 def check_non_negative(owner: str, name: str, value) -> None:
-    """Raise ``ValueError`` unless ``value`` is a real number >= 0 (NaN is rejected)."""
-    if not _as_real(owner, name, value) >= 0.0:
-        raise ValueError(f"{owner}: invalid {name} {value!r}: it must be >= 0")
+    """Raise ``ValueError`` unless ``value`` is a finite real number >= 0 (NaN and inf are
+    rejected: an infinite rate or decay turns every parameter into inf or NaN)."""
+    if not 0.0 <= _as_real(owner, name, value) < float("inf"):
+        raise ValueError(f"{owner}: invalid {name} {value!r}: it must be >= 0 (and finite)")
 
 
 def check_unit_interval(owner: str, name: str, value, closed: bool = False) -> None:
@@ -273,6 +274,7 @@ class Optimizer:
         Returns:
             The closure's loss, or ``None``.
         """
+        self.check_hyperparameters()
         loss = None
         if closure is not None:
             with enable_grad():
@@ -281,6 +283,19 @@ class Optimizer:
         for group in self.param_groups:
             self._update_group(group)
         return loss
+
+    def check_hyperparameters(self) -> None:
+        """Check every group's hyper-parameters again (``step`` does, before changing anything):
+        a value set after construction (``group['lr'] = float('nan')``, betas outside [0, 1))
+        raises here instead of silently corrupting the parameters. A few comparisons per group.
+        """
+        for i, group in enumerate(self.param_groups):
+            try:
+                self._check_group(group)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{type(self).__name__}.step: parameter group {i} has an "
+                                  f"invalid hyper-parameter (set after construction?): "
+                                  f"{error}") from None
 
     def _update_group(self, group: dict, directions: dict | None = None,
                       directions_scale: float = 1.0) -> None:
@@ -351,7 +366,15 @@ class Optimizer:
         for p, record in self.state.items():
             if record and id(p) in index:
                 state[index[id(p)]] = {k: _copy_value(v) for k, v in record.items()}
-        return {"state": dict(sorted(state.items())), "param_groups": groups}
+        return {"state": dict(sorted(state.items())), "param_groups": groups,
+                "kind": self.state_kind}
+
+    @property
+    def state_kind(self) -> str:
+        """The algorithm whose state ``state_dict`` records (``'kind'``): ``load_state_dict``
+        refuses the state of another one. A subclass keeping the same state may set it to its
+        base's name."""
+        return type(self).__name__
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore a state from ``state_dict()`` so that training continues exactly.
@@ -365,7 +388,18 @@ class Optimizer:
                 or "param_groups" not in state_dict:
             raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and "
                              f"'param_groups', as returned by state_dict()")
-        saved_groups = state_dict["param_groups"]
+        kind = state_dict.get("kind")
+        if kind is not None and kind != self.state_kind:
+            raise ValueError(f"{name}.load_state_dict: the state dict is that of a {kind} "
+                             f"optimizer, not of a {self.state_kind}: its hyper-parameters and "
+                             f"statistics mean something else here")
+        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(saved_groups, (list, tuple)) or not isinstance(saved_state, dict) \
+                or not all(isinstance(g, dict) and isinstance(g.get("params"), (list, tuple))
+                           for g in saved_groups):
+            raise ValueError(f"{name}.load_state_dict: 'param_groups' must be a list of dicts "
+                             f"each with a 'params' list and 'state' a dict, got "
+                             f"{type(saved_groups).__name__} and {type(saved_state).__name__}")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"{name}.load_state_dict: the state dict has {len(saved_groups)} "
                              f"parameter groups but the optimizer has {len(self.param_groups)}")
@@ -422,6 +456,19 @@ class Optimizer:
             if isinstance(value, np.generic) or \
                     isinstance(value, np.ndarray) and value.ndim == 0 and key not in param_like:
                 value = value.item()  # counters come back from files as 0-d arrays
+            if key == "step" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not (0 <= value < float("inf")) or value != int(value)):
+                raise ValueError(f"{name}.load_state_dict: state 'step' of parameter "
+                                 f"{saved_index} must be a non-negative whole number, got "
+                                 f"{value!r}")
+            if isinstance(value, np.ndarray) and value.dtype.kind not in "biuf":
+                raise ValueError(f"{name}.load_state_dict: state '{key}' of parameter "
+                                 f"{saved_index} is an array of dtype {value.dtype}; expected "
+                                 f"numbers")
+            if key in param_like and not isinstance(value, np.ndarray):
+                raise ValueError(f"{name}.load_state_dict: state '{key}' of parameter "
+                                 f"{saved_index} must be an array of shape {p.data.shape}, got "
+                                 f"{type(value).__name__}")
             if isinstance(value, np.ndarray):
                 if key in param_like:
                     if value.shape != p.data.shape:
