@@ -144,7 +144,7 @@ def test_train_resume_continues_and_checks_the_options(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adamw",
-                                  "shampoo", "kfac"])
+                                  "adadelta", "adamax", "nadam", "radam", "shampoo", "kfac"])
 def test_train_with_each_registered_optimizer(capsys, tmp_path, name):
     code, out, err = run(capsys, "train", "--optimizer", name, "--limit", 64, "--batch-size",
                          32, "--epochs", 1, "--out", tmp_path, "--no-progress")

@@ -14,6 +14,10 @@ ALL_CONFIGS = [
     (optim.RMSprop, dict(lr=0.01, centered=True, momentum=0.9, weight_decay=0.1)),
     (optim.Adam, dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
     (optim.AdamW, dict(lr=0.01, amsgrad=True, l1_decay=0.01)),
+    (optim.Adadelta, dict(lr=0.5, rho=0.8, weight_decay=0.1)),
+    (optim.Adamax, dict(lr=0.01, weight_decay=0.1)),
+    (optim.NAdam, dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+    (optim.RAdam, dict(lr=0.01, weight_decay=0.1)),
 ]
 
 
@@ -315,6 +319,21 @@ def test_required_hyperparameter():
     (lambda w: optim.Adam([w], betas=0.9), "betas must be a pair"),
     (lambda w: optim.Adam([w], eps=-1e-8), "Adam: invalid eps"),
     (lambda w: optim.AdamW([w], weight_decay=-0.01), "AdamW: invalid weight_decay"),
+    (lambda w: optim.Adadelta([w], rho=1.5), r"Adadelta: invalid rho 1.5: it must be in \[0, 1\]"),
+    (lambda w: optim.Adadelta([w], eps=-1.0), "Adadelta: invalid eps"),
+    (lambda w: optim.Adadelta([w], lr=-1.0), "Adadelta: invalid lr"),
+    (lambda w: optim.Adamax([w], betas=(0.9, 1.0)), "Adamax: invalid beta parameter at index 1"),
+    (lambda w: optim.Adamax([w], eps=-1.0), "Adamax: invalid eps"),
+    (lambda w: optim.NAdam([w], momentum_decay=-1.0), "NAdam: invalid momentum_decay"),
+    (lambda w: optim.NAdam([w], betas=(-0.1, 0.9)), "NAdam: invalid beta parameter at index 0"),
+    (lambda w: optim.RAdam([w], betas=(0.9,)), "RAdam: betas must be a pair"),
+    (lambda w: optim.RAdam([w], weight_decay=-1.0), "RAdam: invalid weight_decay"),
+    (lambda w: optim.LBFGS([w], history_size=0), "LBFGS: history_size must be a positive int"),
+    (lambda w: optim.LBFGS([w], max_iter=2.5), "LBFGS: max_iter must be a positive int"),
+    (lambda w: optim.LBFGS([w], tolerance_grad=-1.0), "LBFGS: invalid tolerance_grad"),
+    (lambda w: optim.LBFGS([w], line_search_fn="armijo"), "line_search_fn must be None or"),
+    (lambda w: optim.LBFGS([{"params": [w]}, {"params": [lg.nn.Parameter(lg.zeros(1))]}]),
+     "LBFGS doesn't support per-parameter options"),
     (lambda w: optim.SGD([{"params": [w], "lr": -1.0}], lr=0.1), "SGD: invalid lr -1.0"),
 ])
 def test_invalid_hyperparameters(make, message):

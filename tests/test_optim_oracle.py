@@ -46,6 +46,16 @@ OPTIMIZER_CASES = [
     ("AdamW", dict(lr=0.02)),
     ("AdamW", dict(lr=0.02, weight_decay=0.3, amsgrad=True)),
     ("AdamW", dict(lr=0.02, weight_decay=0.1, maximize=True, betas=(0.5, 0.7))),
+    ("Adadelta", dict(lr=1.0)),
+    ("Adadelta", dict(lr=0.5, rho=0.7, eps=1e-3, weight_decay=0.1, maximize=True)),
+    ("Adamax", dict(lr=0.02)),
+    ("Adamax", dict(lr=0.02, betas=(0.7, 0.9), eps=1e-3, weight_decay=0.1, maximize=True)),
+    ("NAdam", dict(lr=0.02)),
+    ("NAdam", dict(lr=0.02, momentum_decay=0.05, weight_decay=0.1, betas=(0.8, 0.95))),
+    ("NAdam", dict(lr=0.02, weight_decay=0.2, decoupled_weight_decay=True, maximize=True)),
+    ("RAdam", dict(lr=0.02)),
+    ("RAdam", dict(lr=0.02, betas=(0.8, 0.9), weight_decay=0.1, eps=1e-4)),
+    ("RAdam", dict(lr=0.02, weight_decay=0.2, decoupled_weight_decay=True, maximize=True)),
 ]
 
 

@@ -13,14 +13,19 @@ Example:
     >>> loss = model(lg.ones(4, 3)).pow(2).mean()
     >>> opt.zero_grad(); loss.backward(); _ = opt.step(); sched.step()
 """
+from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
+from .lbfgs import LBFGS
+from .nadam import NAdam
 from .optimizer import Optimizer, required
+from .radam import RAdam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "required", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Shampoo",
-           "KFAC", "lr_scheduler"]
+__all__ = ["Optimizer", "required", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW",
+           "Adamax", "NAdam", "RAdam", "LBFGS", "Shampoo", "KFAC", "lr_scheduler"]
 
 # The second-order optimisers and the schedules load on first use (``optim.KFAC``,
 # ``optim.lr_scheduler.StepLR``): importing locograd stays fast.

@@ -66,11 +66,15 @@ class Adam(Optimizer):
         owner = type(self).__name__
         check_common(owner, group)
         check_non_negative(owner, "eps", group["eps"])
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{owner}: betas must be a pair (beta1, beta2), got {betas!r}")
-        for i, beta in enumerate(betas):
-            check_unit_interval(owner, f"beta parameter at index {i}", beta)
+        check_betas(owner, group["betas"])
+
+
+def check_betas(owner: str, betas) -> None:
+    """Raise ``ValueError`` unless ``betas`` is a pair of numbers in [0, 1) (the Adam family)."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{owner}: betas must be a pair (beta1, beta2), got {betas!r}")
+    for i, beta in enumerate(betas):
+        check_unit_interval(owner, f"beta parameter at index {i}", beta)
 
 
 class AdamW(Adam):
