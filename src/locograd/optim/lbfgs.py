@@ -243,6 +243,7 @@ class LBFGS(Optimizer):
             raise ValueError("LBFGS.step: L-BFGS evaluates the loss several times per step; "
                              "pass a closure that clears the gradients, computes the loss, "
                              "calls backward() and returns the loss")
+        self.check_hyperparameters()
         self._opt_called = True
         group = self.param_groups[0]
         lr, max_iter, max_eval = float(group["lr"]), group["max_iter"], group["max_eval"]
