@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "np", "Generator", "default_generator", "manual_seed", "seed", "initial_seed",
+    "np", "namespace", "register_namespace", "Generator", "default_generator", "manual_seed", "seed", "initial_seed",
     "get_default_dtype", "set_default_dtype", "as_dtype", "float16", "float32", "float64",
     "int8", "int16", "int32", "int64", "uint8", "bool_", "promote_types",
 ]
@@ -218,3 +218,44 @@ def initial_seed() -> int:
 def rng(generator: Generator | None) -> np.random.Generator:
     """The NumPy generator to draw from: ``generator``'s, or the default one."""
     return (generator if generator is not None else default_generator).numpy
+
+
+# ---------------------------------------------------------------------------- array namespaces
+
+_NAMESPACES: dict = {np.ndarray: np}
+_BASE_NAMESPACES: list = []  # (base class, namespace) for subclasses (Tensor, Parameter...)
+_SCALARS = (np.generic, float, int, bool, complex)
+
+
+def namespace(value):
+    """The array namespace of ``value``: NumPy for NumPy arrays and scalars, CuPy for CuPy
+    arrays, locograd's NumPy-named tensor namespace for tensors (a recorded backward pass).
+
+    An op's rule calls ``xp = namespace(x)`` once and then ``xp.exp(x)``, ``xp.where(...)``:
+    the same line runs on the host, on a device, and on tensors for higher-order gradients.
+
+    Example:
+        >>> import numpy as np
+        >>> namespace(np.ones(2)) is np
+        True
+    """
+    ns = _NAMESPACES.get(type(value))
+    return ns if ns is not None else _namespace_of_other(value)
+
+
+def _namespace_of_other(value):
+    for base, ns in _BASE_NAMESPACES:
+        if isinstance(value, base):
+            _NAMESPACES[type(value)] = ns
+            return ns
+    if isinstance(value, _SCALARS) or isinstance(value, np.ndarray):
+        return np
+    raise TypeError(f"no array namespace for a value of type {type(value).__name__}")
+
+
+def register_namespace(array_type: type, ns, subclasses: bool = False) -> None:
+    """Make ``namespace(x)`` return ``ns`` for values of ``array_type`` (and its subclasses)."""
+    _NAMESPACES[array_type] = ns
+    if subclasses:
+        _BASE_NAMESPACES.append((array_type, ns))
+

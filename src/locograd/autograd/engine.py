@@ -7,9 +7,10 @@ delivered its gradient, and a fan-out has summed what came back. No recursion, n
 pass: a chain of 100,000 ops is fine, and several roots are handled in one walk.
 
 Gradient values: when the backward pass is not itself recorded (``create_graph=False``, the
-common case) gradients flow between nodes as raw NumPy arrays, and nodes with a ``backward_np``
-run it directly; others get their gradients wrapped as tensors. With ``create_graph=True`` every
-gradient is a tensor and every node's ``backward`` is recorded.
+common case) gradients flow between nodes as raw arrays of the tensors' backend (NumPy, CuPy),
+and the ops' one rule (``Function.array_rule``) runs on them directly; a user's ``Function``
+gets them wrapped as tensors. With ``create_graph=True`` every gradient is a tensor and every
+node's ``backward`` is recorded: the same rule, now on tensors.
 
 Gradients are reduced to each input's shape here, once (``_sum_to``), so op rules may return
 their gradient in the broadcast shape. Saved tensors are released as the walk goes unless
@@ -254,7 +255,7 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs):
     anomaly = _debug.anomaly
     general = anomaly or create_graph
     # With ``inputs``, the fast path serves the needed nodes whose own output gradient is not
-    # captured (those go through ``_pre_backward``): ``grad()`` and gradcheck run backward_np.
+    # captured (those go through ``_pre_backward``): ``grad()`` and gradcheck run the array rule.
     fast_nodes = None if capture is None else \
         needed - {key[0] for key in capture if isinstance(key[0], Function)}
     fast = not general and fast_nodes is None
@@ -269,15 +270,15 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs):
             else:
                 node = _heappop(heap)[1]
             gout = buffers.pop(node)
-            backward_np = node.backward_np
-            if backward_np is not None and node._hooks_ is None and \
+            rule = node._rule
+            if rule is not None and node._hooks_ is None and \
                     (fast or not general and node in fast_nodes):
                 # Fast path: arrays in, arrays out (missing outputs of a multi-output node as
                 # zeros, as ``backward`` would see them).
                 if type(gout) is list:
-                    gin = backward_np(node, *_zero_filled(node, gout))
+                    gin = rule(node, *_zero_filled(node, gout))
                 else:
-                    gin = backward_np(node, gout if type(gout) is _ndarray else np.asarray(gout))
+                    gin = rule(node, gout)
                 if type(gin) is not tuple:
                     gin = (gin,)
             else:
@@ -452,11 +453,10 @@ def _pre_backward(node, gout, capture, captured, create_graph):
 def _call_backward(node, gouts, anomaly, create_graph):
     """Run the node's backward and its post-hooks; return one gradient per input.
 
-    The NumPy transcription runs whenever the pass is not recorded (hooks see tensors either
-    way); ``backward`` on tensors runs under ``create_graph``."""
-    if not create_graph and node.backward_np is not None:
-        gin = node.backward_np(node, *[g.data if isinstance(g, TensorBase) else g
-                                       for g in gouts])
+    An array rule gets arrays whenever the pass is not recorded (hooks see tensors either
+    way), and tensors under ``create_graph``."""
+    if not create_graph and node._rule is not None:
+        gin = node._rule(node, *[g.data if isinstance(g, TensorBase) else g for g in gouts])
     else:
         gin = type(node).backward(node, *gouts)
     if type(gin) is not tuple:

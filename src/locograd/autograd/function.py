@@ -5,9 +5,9 @@ Define an op by subclassing ``Function`` with two static methods, exactly as in 
     class Exp(Function):
         @staticmethod
         def forward(ctx, x):              # x: a Tensor (or any non-tensor argument, as given)
-            y = np.exp(x.data)
-            ctx.save_for_backward(y)      # saving an output is fine: no reference cycle
-            return y                      # an ndarray or a Tensor (or a tuple of them)
+            y = x.exp()
+            ctx.save_for_backward(y)
+            return y                      # a Tensor or an array (or a tuple of them)
 
         @staticmethod
         def backward(ctx, grad_output):   # Tensors in, Tensors out: one per forward argument
@@ -16,23 +16,27 @@ Define an op by subclassing ``Function`` with two static methods, exactly as in 
 
     exp = Exp.apply
 
-``forward`` runs with grad mode off and may work on the raw arrays (``x.data``). ``backward``
-is written with locograd tensor operations, so when the engine runs it with
-``create_graph=True`` it is itself recorded and higher-order gradients come for free.
+A user's ``forward`` runs with grad mode off; its ``backward`` is written with locograd tensor
+operations, so when the engine runs it with ``create_graph=True`` it is itself recorded and
+higher-order gradients come for free.
 
 The instance of the ``Function`` subclass *is* the graph node (PyTorch's ``ctx``): attributes set
 on ``ctx`` in ``forward`` are available in ``backward``.
 
-A fast path, for the ops on every model's hot path: a ``Function`` may also define
-``backward_np(ctx, *grad_arrays)``, the same rule transcribed to NumPy arrays (reading
-``ctx.saved_arrays``). The engine uses it whenever the backward pass is not itself recorded,
-which saves a tensor and a graph check per intermediate gradient. ``backward`` remains the
-definition (used for ``create_graph=True``), and the op tests gradcheck both paths.
+One rule, any value type. The library's own ops (and a user's ``Function`` that sets
+``array_rule = True``) write their rule once, against the *values* they are given: ``forward``
+works on the inputs' arrays and ``backward`` receives arrays of the same backend (NumPy, CuPy)
+when the backward pass is not recorded, and locograd tensors when it is (``create_graph=True``).
+``ctx.saved_tensors`` follows suit (arrays or tensors), and ``backend.namespace(value)`` gives the
+matching namespace: NumPy, CuPy, or locograd's NumPy-named tensor namespace
+(``ops.tensor_namespace``). So a rule such as ``grad * xp.cos(x)`` serves the fast unrecorded
+path and higher-order gradients alike, with no second transcription.
 """
 from __future__ import annotations
 
 import functools
 import itertools
+import sys
 import traceback
 
 import numpy as np
@@ -73,16 +77,29 @@ class Function:
 
     #: Human-readable name of the op, used in graph pictures and error messages.
     label = "Function"
-    #: Optional NumPy transcription of ``backward`` (see the module docstring).
-    backward_np = None
+    #: True: ``backward`` is one rule over values (arrays, or tensors when recorded); see the
+    #: module docstring. The library's ops are; a user's ``Function`` is not unless it says so.
+    array_rule = False
     # Library ops compute their forward on arrays and need no grad-mode switch around it.
     _forward_records = True
+    # The backward the engine calls with arrays on an unrecorded pass (None: wrap as tensors).
+    _rule = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "label" not in cls.__dict__:
             cls.label = cls.__name__
-        cls._forward_records = not cls.__module__.startswith("locograd.")
+        library = cls.__module__.startswith("locograd.")
+        cls._forward_records = not library
+        # TRANSITION (removed when every op file is converted): a module that still carries
+        # twin rules says ``_LEGACY_RULES = True``; its ops keep ``backward`` on tensors and
+        # their optional ``backward_np``.
+        legacy = getattr(sys.modules.get(cls.__module__), "_LEGACY_RULES", False)
+        if library and not legacy and "array_rule" not in cls.__dict__:
+            cls.array_rule = True
+        rule = cls.backward if cls.array_rule else \
+            (getattr(cls, "backward_np", None) if legacy else None)
+        cls._rule = None if rule is None else staticmethod(rule)
 
     # ------------------------------------------------------------------ user-facing ctx API
     @staticmethod
@@ -103,7 +120,11 @@ class Function:
 
     @property
     def saved_tensors(self) -> tuple:
-        """The tensors given to ``save_for_backward``, checked for in-place modification."""
+        """The tensors given to ``save_for_backward``, checked for in-place modification.
+
+        For an ``array_rule`` op on an unrecorded backward pass these are their arrays."""
+        if self.array_rule and not _state.enabled:
+            return self._saved_values()
         out = []
         for i, entry in enumerate(self._saved_or_raise()):
             if type(entry) is tuple:
@@ -120,15 +141,14 @@ class Function:
             elif entry is None:
                 out.append(None)
             else:  # an intermediate array or number: a constant
-                out.append(new_tensor(entry if type(entry) is _ndarray else np.asarray(entry)))
+                out.append(new_tensor(entry if type(entry) is _ndarray else _constant(entry)))
         return tuple(out)
 
-    @property
-    def saved_arrays(self) -> list:
-        """The saved tensors' arrays (checked like ``saved_tensors``), for ``backward_np``."""
+    def _saved_values(self) -> tuple:
+        """The saved tensors' arrays, checked like ``saved_tensors``."""
         saved = self._saved
         if saved is None or saved is RELEASED:
-            return list(self._saved_or_raise())
+            return tuple(self._saved_or_raise())
         out = []
         for entry in saved:
             if type(entry) is tuple:
@@ -146,7 +166,11 @@ class Function:
                     out.append(arr)
             else:
                 out.append(entry)
-        return out
+        return tuple(out)
+
+    @property
+    def saved_arrays(self) -> list:  # TRANSITION: for the legacy backward_np rules
+        return list(self._saved_values())
 
     def _saved_or_raise(self) -> tuple:
         saved = self._saved
@@ -360,6 +384,11 @@ def _saved_entries(to_save, raw, arrays, outs) -> tuple:
         else:
             saved.append(obj)
     return tuple(saved)
+
+
+def _constant(value):
+    """A saved intermediate (an array of any backend, or a number) as the array of a tensor."""
+    return value if hasattr(value, "shape") and hasattr(value, "dtype") else np.asarray(value)
 
 
 def _as_array(raw, cls) -> np.ndarray:

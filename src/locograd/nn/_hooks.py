@@ -104,6 +104,7 @@ class _Identity(Function):
     """Identity on several tensors; its backward passes the gradients through ``callback``."""
 
     is_hook_node = True  # graph pictures hide these identity nodes
+    array_rule = False   # the callback is a user's hook: it sees tensors
 
     label = "BackwardHook"
 

@@ -1,4 +1,5 @@
 """Differentiable primitives, one file per family; each op's forward and backward side by side."""
+from . import tensor_namespace  # noqa: F401  (registers the namespace of tensors: a recorded rule)
 from .elementwise import *  # noqa: F401,F403
 from .elementwise import __all__ as _e
 from .reduce import *  # noqa: F401,F403

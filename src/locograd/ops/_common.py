@@ -1,20 +1,30 @@
-"""Helpers shared by the op families: operand conversion and the dtype promotion rule."""
+"""Helpers shared by the op families: operand conversion and the dtype promotion rule.
+
+"Array" here means an array of any backend (a NumPy ndarray, a CuPy array, the CPU stand-in of
+a device array): anything with a ``shape`` and a ``dtype`` that is not a NumPy scalar.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd.tensor_base import TensorBase
-from ..backend import _CATEGORY, _dtype_state, promote_types
+from ..backend import _CATEGORY, _dtype_state, namespace, promote_types
 
 _ndarray = np.ndarray
 _SCALARS = (float, int, bool)
 
 
+def is_array(x) -> bool:
+    """True for an array of any backend (not a tensor, not a number)."""
+    return type(x) is _ndarray or (hasattr(x, "dtype") and hasattr(x, "shape")
+                                   and not isinstance(x, (np.generic, TensorBase)))
+
+
 def to_array(x, name: str = "op") -> np.ndarray:
-    """The ndarray of a tensor; a non-tensor operand as an array with locograd's dtype rules."""
+    """The array of a tensor; a non-tensor operand as an array with locograd's dtype rules."""
     if isinstance(x, TensorBase):
         return x.data
-    if type(x) is _ndarray:
+    if is_array(x):
         return x
     return scalar_array(x, name)
 
@@ -38,7 +48,7 @@ def operand(x):
     """
     if isinstance(x, TensorBase):
         return x.data
-    if type(x) in _SCALARS or type(x) is _ndarray:
+    if type(x) in _SCALARS or is_array(x):
         return x
     if isinstance(x, np.generic):
         return x.item()
@@ -68,8 +78,8 @@ def binary_operands(a, b, name: str):
 def _binary_operands(a, b, name: str):
     x = operand(a)
     y = operand(b)
-    tx = type(x) is _ndarray
-    ty = type(y) is _ndarray
+    tx = is_array(x)
+    ty = is_array(y)
     if tx and ty:
         dx, dy = x.dtype, y.dtype
         if dx == dy:
@@ -94,7 +104,8 @@ def _binary_operands(a, b, name: str):
 
 def broadcast_error(name: str, *operands) -> ValueError:
     """The error for operands whose shapes do not broadcast, naming the op, shapes and dtypes."""
-    parts = ", ".join(f"{tuple(np.shape(o))} ({np.asarray(o).dtype})" for o in operands)
+    parts = ", ".join(f"{tuple(getattr(o, 'shape', ()))} "
+                      f"({getattr(o, 'dtype', type(o).__name__)})" for o in operands)
     return ValueError(f"{name}: the shapes of the operands cannot be broadcast together: {parts}")
 
 
@@ -113,6 +124,11 @@ def same_dtype_arrays(tensors, name: str) -> list:
     arrays = [to_array(t, name) for t in tensors]
     dtype = common_dtype(arrays)
     return [a if a.dtype == dtype else a.astype(dtype) for a in arrays]
+
+
+def namespace_of(x, y):
+    """The array namespace of a binary op's operands (either may be a Python scalar)."""
+    return namespace(y if type(x) in _SCALARS else x)
 
 
 def float_input(x, name: str) -> np.ndarray:

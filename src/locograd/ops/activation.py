@@ -30,6 +30,8 @@ from .dropout import __all__ as _dropout_all
 from .embedding import *  # noqa: F401,F403,E402
 from .embedding import __all__ as _embedding_all
 
+_LEGACY_RULES = True  # TRANSITION: twin rules not yet merged (see Function)
+
 __all__ = ["erf", "leaky_relu", "elu", "selu", "celu", "gelu", "prelu", "hardtanh", "relu6",
            "silu", "mish", "softsign", "tanhshrink", "logsigmoid", "softmin", "hardsigmoid",
            "hardswish", "threshold", "hardshrink", "softshrink", "glu"] + _dropout_all \

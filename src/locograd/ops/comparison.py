@@ -10,18 +10,35 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.tensor_base import new_tensor
-from ._common import binary_operands, broadcast_error, to_array
+from ..backend import namespace
+from ._common import binary_operands, broadcast_error, is_array, namespace_of, to_array
 
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
            "logical_not", "isnan", "isinf", "isfinite", "floor", "ceil", "trunc", "round",
            "floor_divide", "isclose", "allclose", "equal"]
 
 
+def _as_array(value):
+    """A ufunc's result as an array: NumPy gives a scalar for 0-d operands; device arrays (which
+    NumPy's ufuncs dispatch to their own backend) are left as they are."""
+    return value if is_array(value) else np.asarray(value)
+
+
+def _check_integer_divisor(x, y, name):
+    """Integer division by zero raises, as in PyTorch (NumPy gives 0 and only warns)."""
+    integral = [v.dtype.kind in "biu" if is_array(v) else type(v) is not float for v in (x, y)]
+    if all(integral) and bool((y == 0).any() if is_array(y) else y == 0):
+        raise ZeroDivisionError(f"{name}: integer division by zero (divisor dtype "
+                                f"{getattr(y, 'dtype', type(y).__name__)})")
+
+
 def _nograd_binary(ufunc, name):
     def op(a, b):
         x, y = binary_operands(a, b, name)
+        if ufunc == "floor_divide":
+            _check_integer_divisor(x, y, name)
         try:
-            return new_tensor(np.asarray(ufunc(x, y)))
+            return new_tensor(_as_array(getattr(namespace_of(x, y), ufunc)(x, y)))
         except ValueError:
             raise broadcast_error(name, x, y) from None
     op.__name__ = name
@@ -29,45 +46,51 @@ def _nograd_binary(ufunc, name):
     return op
 
 
-eq = _nograd_binary(np.equal, "eq")
-ne = _nograd_binary(np.not_equal, "ne")
-lt = _nograd_binary(np.less, "lt")
-le = _nograd_binary(np.less_equal, "le")
-gt = _nograd_binary(np.greater, "gt")
-ge = _nograd_binary(np.greater_equal, "ge")
-floor_divide = _nograd_binary(np.floor_divide, "floor_divide")
-logical_and = _nograd_binary(np.logical_and, "logical_and")
-logical_or = _nograd_binary(np.logical_or, "logical_or")
-logical_xor = _nograd_binary(np.logical_xor, "logical_xor")
+eq = _nograd_binary("equal", "eq")
+ne = _nograd_binary("not_equal", "ne")
+lt = _nograd_binary("less", "lt")
+le = _nograd_binary("less_equal", "le")
+gt = _nograd_binary("greater", "gt")
+ge = _nograd_binary("greater_equal", "ge")
+floor_divide = _nograd_binary("floor_divide", "floor_divide")
+logical_and = _nograd_binary("logical_and", "logical_and")
+logical_or = _nograd_binary("logical_or", "logical_or")
+logical_xor = _nograd_binary("logical_xor", "logical_xor")
 
 
 def _nograd_unary(ufunc, name):
     def op(a):
-        return new_tensor(np.asarray(ufunc(to_array(a, name))))
+        x = to_array(a, name)
+        return new_tensor(_as_array(getattr(namespace(x), ufunc)(x)))
     op.__name__ = name
     op.__doc__ = f"Elementwise ``{name}``; a tensor without gradient."
     return op
 
 
-logical_not = _nograd_unary(np.logical_not, "logical_not")
-isnan = _nograd_unary(np.isnan, "isnan")
-isinf = _nograd_unary(np.isinf, "isinf")
-isfinite = _nograd_unary(np.isfinite, "isfinite")
-floor = _nograd_unary(np.floor, "floor")
-ceil = _nograd_unary(np.ceil, "ceil")
-trunc = _nograd_unary(np.trunc, "trunc")
+logical_not = _nograd_unary("logical_not", "logical_not")
+isnan = _nograd_unary("isnan", "isnan")
+isinf = _nograd_unary("isinf", "isinf")
+isfinite = _nograd_unary("isfinite", "isfinite")
+floor = _nograd_unary("floor", "floor")
+ceil = _nograd_unary("ceil", "ceil")
+trunc = _nograd_unary("trunc", "trunc")
 
 
 def round(a, decimals: int = 0):
     """Round half to even (as NumPy and PyTorch); no gradient."""
-    return new_tensor(np.asarray(np.round(to_array(a, "round"), decimals)))
+    x = to_array(a, "round")
+    return new_tensor(_as_array(namespace(x).round(x, decimals)))
 
 
 def isclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False):
     """Elementwise ``|a - b| <= atol + rtol |b|`` (a bool tensor), as ``torch.isclose``."""
+    if rtol < 0 or atol < 0:
+        raise ValueError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, "
+                         f"atol={atol}")
     x, y = binary_operands(a, b, "isclose")
     try:
-        return new_tensor(np.asarray(np.isclose(x, y, rtol=rtol, atol=atol, equal_nan=equal_nan)))
+        return new_tensor(_as_array(namespace_of(x, y).isclose(x, y, rtol=rtol, atol=atol,
+                                                               equal_nan=equal_nan)))
     except ValueError:
         raise broadcast_error("isclose", x, y) from None
 
@@ -86,4 +109,4 @@ def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = Fal
 def equal(a, b) -> bool:
     """True if both tensors have the same shape and the same values (a Python bool)."""
     x, y = to_array(a, "equal"), to_array(b, "equal")
-    return x.shape == y.shape and bool(np.array_equal(x, y))
+    return x.shape == y.shape and bool(namespace(x).array_equal(x, y))

@@ -29,6 +29,8 @@ from .pooling import __all__ as _pooling_all
 from .pooling import _pair, _unbatch
 from .shape import reshape
 
+_LEGACY_RULES = True  # TRANSITION: twin rules not yet merged (see Function)
+
 __all__ = ["conv2d", "conv1d", "conv_transpose2d"] + list(_pooling_all) + \
     list(_normalization_all)
 

@@ -14,6 +14,8 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import rng
 
+_LEGACY_RULES = True  # TRANSITION: twin rules not yet merged (see Function)
+
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout"]
 
 # SELU's constants (Klambauer et al., 2017); alpha dropout keeps SELU's fixed point.

@@ -2,24 +2,30 @@
 where, remainder, casts. The unary math functions (exp, log, tanh...) live in ``unary`` and the
 gradient-free ones (comparisons, rounding) in ``comparison``; both are re-exported here.
 
-Each op is a ``Function`` whose forward works on NumPy arrays and whose backward is written in
-locograd tensor ops (so it can be differentiated again), followed by its public function.
+Each op is a ``Function`` whose rule is written once against the namespace of its values
+(arrays on the fast path, tensors when the backward pass is recorded, so it can be
+differentiated again), followed by its public function.
 Binary ops broadcast like NumPy/PyTorch; their backward returns gradients in the broadcast shape
 and the engine reduces them to each input's shape.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd.function import Function
 from ..autograd.tensor_base import TensorBase, new_tensor
-from ..backend import _dtype_state
-from ._common import binary_operands, broadcast_error, float_input, operand, to_array
+from ..backend import _dtype_state, namespace, promote_types
+from ._common import (binary_operands, broadcast_error, float_input, is_array, namespace_of,
+                      operand, to_array)
 from .comparison import *  # noqa: F401,F403  (re-exported)
+from .comparison import _check_integer_divisor
 from .comparison import __all__ as _comparison_all
 from .unary import *  # noqa: F401,F403  (re-exported)
 from .unary import __all__ as _unary_all
-from .unary import log, sigmoid
+from .unary import sigmoid, sigmoid_array
+
 
 __all__ = [
     "Add", "Sub", "Mul", "Div", "Neg", "Pow", "Cast", "add", "sub", "mul", "div", "neg", "pow",
@@ -39,16 +45,12 @@ class Add(Function):
     def forward(ctx, a, b):
         x, y = binary_operands(a, b, "add")
         try:
-            return np.add(x, y)
+            return x + y
         except ValueError:
             raise broadcast_error("add", x, y) from None
 
     @staticmethod
     def backward(ctx, grad):
-        return grad, grad
-
-    @staticmethod
-    def backward_np(ctx, grad):
         return grad, grad
 
 
@@ -59,16 +61,12 @@ class Sub(Function):
     def forward(ctx, a, b):
         x, y = binary_operands(a, b, "sub")
         try:
-            return np.subtract(x, y)
+            return x - y
         except ValueError:
             raise broadcast_error("sub", x, y) from None
 
     @staticmethod
     def backward(ctx, grad):
-        return grad, (-grad if ctx.needs_input_grad[1] else None)
-
-    @staticmethod
-    def backward_np(ctx, grad):
         return grad, (-grad if ctx.needs_input_grad[1] else None)
 
 
@@ -85,7 +83,7 @@ class Mul(Function):
         if need[0] and not b_tensor:
             ctx.b_const = y
         try:
-            return np.multiply(x, y)
+            return x * y
         except ValueError:
             raise broadcast_error("mul", x, y) from None
 
@@ -93,19 +91,13 @@ class Mul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         need = ctx.needs_input_grad
-        ga = gb = None
-        if need[0]:
-            ga = grad * (b if b is not None else ctx.b_const)
-        if need[1]:
-            gb = grad * a
-        return ga, gb
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        a, b = ctx.saved_arrays
-        need = ctx.needs_input_grad
         return (grad * (b if b is not None else ctx.b_const) if need[0] else None,
                 grad * a if need[1] else None)
+
+
+def _integral(v) -> bool:
+    """True for an integer or bool operand (an array of such a dtype, or a Python int/bool)."""
+    return v.dtype.kind in "biu" if is_array(v) else type(v) is not float
 
 
 class Div(Function):
@@ -114,12 +106,11 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         x, y = binary_operands(a, b, "div")
-        if (type(x) is not np.ndarray or x.dtype.kind in "biu") and type(x) is not float and \
-                (type(y) is not np.ndarray or y.dtype.kind in "biu") and type(y) is not float:
+        if _integral(x) and _integral(y):
             # True division of integers gives the default float dtype (NumPy: float64).
             x, y = _as_default_float(x), _as_default_float(y)
         try:
-            out = np.true_divide(x, y)
+            out = x / y
         except ValueError:
             raise broadcast_error("div", x, y) from None
         need = ctx.needs_input_grad
@@ -135,21 +126,11 @@ class Div(Function):
         need = ctx.needs_input_grad
         if b is None:
             b = ctx.b_const
-        ga = grad / b if need[0] else None
-        gb = -grad * out / b if need[1] else None
-        return ga, gb
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        b, out = ctx.saved_arrays
-        need = ctx.needs_input_grad
-        if b is None:
-            b = ctx.b_const
         return (grad / b if need[0] else None, -grad * out / b if need[1] else None)
 
 
 def _as_default_float(v):
-    return v.astype(_dtype_state.default_float) if type(v) is np.ndarray else float(v)
+    return v.astype(_dtype_state.default_float) if is_array(v) else float(v)
 
 
 class Neg(Function):
@@ -157,13 +138,11 @@ class Neg(Function):
 
     @staticmethod
     def forward(ctx, a):
-        return np.negative(a.data)
+        return -a.data
 
     @staticmethod
     def backward(ctx, grad):
         return -grad
-
-    backward_np = backward
 
 
 class Pow(Function):
@@ -174,10 +153,10 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         x, y = binary_operands(a, b, "pow")
-        if type(y) is int and y < 0 and type(x) is np.ndarray and x.dtype.kind in "biu":
+        if type(y) is int and y < 0 and is_array(x) and x.dtype.kind in "biu":
             x = float_input(x, "pow")  # integer tensor to a negative power: float, as PyTorch
         try:
-            out = np.power(x, y)
+            out = namespace_of(x, y).power(x, y)
         except ValueError:
             raise broadcast_error("pow", x, y) from None
         need = ctx.needs_input_grad
@@ -192,6 +171,7 @@ class Pow(Function):
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
         need = ctx.needs_input_grad
+        xp = namespace(grad)
         ga = gb = None
         if need[0]:
             if b is None:
@@ -205,15 +185,22 @@ class Pow(Function):
                 else:
                     ga = grad * (a ** (p - 1) * p)
             else:
-                ga = grad * b * a ** (b - 1)
+                # b * a**(b - 1), and 0 where b == 0 (PyTorch: the derivative of a**0 is 0,
+                # also at a == 0 where the formula gives 0 * inf).
+                with xp.errstate(divide="ignore", invalid="ignore"):
+                    ga = grad * xp.where(b == 0, 0.0, b * a ** (b - 1))
         if need[1]:
             base = a if a is not None else ctx.a_const
-            if isinstance(base, TensorBase):
+            if is_array(base) or isinstance(base, TensorBase):
                 # d/db a**b = a**b log a, with the PyTorch convention 0 where a == 0 and b >= 0.
-                safe = where(base == 0, 1.0, base)
-                gb = grad * out * log(safe)
+                with xp.errstate(divide="ignore", invalid="ignore"):
+                    gb = grad * out * xp.log(xp.where(base == 0, 1.0, base))
+            elif base > 0:
+                gb = grad * out * math.log(base)
+            elif base == 0:  # PyTorch's convention, as for a tensor base
+                gb = grad * 0.0
             else:
-                gb = grad * out * float(np.log(base))
+                gb = grad * out * math.nan
         return ga, gb
 
 
@@ -223,12 +210,13 @@ class Abs(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return np.abs(a.data)
+        x = a.data
+        return namespace(x).abs(x)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * sign(a)
+        return grad * namespace(a).sign(a)
 
 
 class Relu(Function):
@@ -236,7 +224,8 @@ class Relu(Function):
 
     @staticmethod
     def forward(ctx, a):
-        out = np.maximum(a.data, 0)
+        x = a.data
+        out = namespace(x).maximum(x, 0)
         ctx.save_for_backward(out)
         return out
 
@@ -244,11 +233,6 @@ class Relu(Function):
     def backward(ctx, grad):
         # The gradient at exactly 0 is 0 (PyTorch's convention): mask on out > 0, not x >= 0.
         (out,) = ctx.saved_tensors
-        return grad * (out.data > 0)
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        (out,) = ctx.saved_arrays
         return grad * (out > 0)
 
 
@@ -260,17 +244,24 @@ class Softplus(Function):
     @staticmethod
     def forward(ctx, a, beta, threshold):
         x = float_input(a, "softplus")
+        xp = namespace(x)
         ctx.save_for_backward(a)
         ctx.beta, ctx.threshold = beta, threshold
         bx = x * beta
-        out = np.logaddexp(0, bx) / beta
-        return np.where(bx > threshold, x, out).astype(x.dtype, copy=False)
+        out = xp.logaddexp(0, bx) / beta
+        return xp.where(bx > threshold, x, out).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
+        xp = namespace(a)
         bx = a * ctx.beta
-        return grad * where(bx > ctx.threshold, 1.0, sigmoid(bx)), None, None
+        return grad * xp.where(bx > ctx.threshold, 1.0, _sigmoid_value(bx)), None, None
+
+
+def _sigmoid_value(x):
+    """The logistic function of a value inside a rule: a node on tensors, a kernel on arrays."""
+    return sigmoid(x) if isinstance(x, TensorBase) else sigmoid_array(x)
 
 
 class Clamp(Function):
@@ -282,29 +273,33 @@ class Clamp(Function):
     @staticmethod
     def forward(ctx, a, lo, hi):
         x = a.data
+        xp = namespace(x)
         if x.dtype.kind in "biu" and (type(lo) is float or type(hi) is float):
             x = float_input(x, "clamp")  # an integer tensor clamped to float bounds: float32
         # tensor bounds are saved (version-checked); numbers are kept as given
         tensors = [b if isinstance(b, TensorBase) else None for b in (lo, hi)]
         ctx.save_for_backward(a, *tensors)
         ctx.numbers = [b if t is None else None for b, t in zip((lo, hi), tensors)]
+        # Tensor bounds take part in type promotion (a float32 input stays float32 against
+        # integer bounds, as in PyTorch), never with NumPy's wider result.
+        lo_v, hi_v = (_bound(b, x, "clamp") for b in (lo, hi))
         if lo is not None and hi is not None:
-            return np.clip(x, operand(lo), operand(hi))
-        if lo is not None:
-            return np.maximum(x, operand(lo))
-        return np.minimum(x, operand(hi))
+            out = xp.minimum(xp.maximum(x, lo_v), hi_v)
+        elif lo is not None:
+            out = xp.maximum(x, lo_v)
+        else:
+            out = xp.minimum(x, hi_v)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        a, *tensors = ctx.saved_tensors
-        x = a.data
-        lo, hi = (t.data if t is not None else None if n is None else to_array(n)
-                  for t, n in zip(tensors, ctx.numbers))
-        inside = np.ones(x.shape, dtype=bool)
+        x, *tensors = ctx.saved_tensors
+        lo, hi = (t if t is not None else n for t, n in zip(tensors, ctx.numbers))
+        inside = True
         if lo is not None:
-            inside = inside & (x >= lo)
+            inside = x >= lo
         if hi is not None:
-            inside = inside & (x <= hi)
+            inside = (x <= hi) if lo is None else inside & (x <= hi)
         need = ctx.needs_input_grad
         grad_lo = grad_hi = None
         if need[1]:
@@ -312,6 +307,15 @@ class Clamp(Function):
         if need[2]:
             grad_hi = grad * ((x > hi) if lo is None else (x > hi) | (hi < lo))
         return (grad * inside if need[0] else None), grad_lo, grad_hi
+
+
+def _bound(b, x, name):
+    """A clamp bound as an operand of ``x``'s promoted dtype (None stays None)."""
+    if b is None or not isinstance(b, TensorBase):
+        return operand(b) if b is not None else None
+    d = b.data
+    dtype = promote_types(x.dtype, d.dtype)
+    return d if d.dtype == dtype else d.astype(dtype)
 
 
 class Maximum(Function):
@@ -323,7 +327,7 @@ class Maximum(Function):
     def forward(ctx, a, b):
         x, y = binary_operands(a, b, "maximum")
         try:
-            out = np.maximum(x, y)
+            out = namespace_of(x, y).maximum(x, y)
         except ValueError:
             raise broadcast_error("maximum", x, y) from None
         ctx.mask = _tie_mask(x > y, x == y, out.dtype)
@@ -342,7 +346,7 @@ class Minimum(Function):
     def forward(ctx, a, b):
         x, y = binary_operands(a, b, "minimum")
         try:
-            out = np.minimum(x, y)
+            out = namespace_of(x, y).minimum(x, y)
         except ValueError:
             raise broadcast_error("minimum", x, y) from None
         ctx.mask = _tie_mask(x < y, x == y, out.dtype)
@@ -357,8 +361,10 @@ class Minimum(Function):
 def _tie_mask(wins, ties, dtype):
     """1 where the first input wins, 0.5 on ties, 0 elsewhere (in the result's float dtype)."""
     dt = dtype if dtype.kind == "f" else np.dtype(np.float32)
-    m = np.asarray(wins, dtype=dt)
-    m += np.asarray(ties, dtype=dt) * dt.type(0.5)
+    if not is_array(wins):  # two scalars compared: a 0-d host array
+        wins, ties = np.asarray(wins), np.asarray(ties)
+    m = wins.astype(dt)
+    m += ties.astype(dt) * dt.type(0.5)
     return m
 
 
@@ -375,7 +381,7 @@ class Where(Function):
             else (to_array(a), to_array(b))
         ctx.cond = c
         try:
-            return np.where(c, x, y)
+            return namespace(c).where(c, x, y)
         except ValueError:
             raise broadcast_error("where", c, x, y) from None
 
@@ -402,12 +408,6 @@ class Cast(Function):
     def backward(ctx, grad):
         if ctx.in_dtype.kind not in "fc":
             return None, None
-        return grad.to(ctx.in_dtype), None
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        if ctx.in_dtype.kind not in "fc":
-            return None, None
         return grad.astype(ctx.in_dtype), None
 
 
@@ -422,12 +422,14 @@ class Remainder(Function):
     def forward(ctx, a, b, truncate):
         name = "fmod" if truncate else "remainder"
         x, y = binary_operands(a, b, name)
+        _check_integer_divisor(x, y, name)
+        xp = namespace_of(x, y)
         try:
-            out = np.fmod(x, y) if truncate else np.remainder(x, y)
+            out = xp.fmod(x, y) if truncate else xp.remainder(x, y)
         except ValueError:
             raise broadcast_error(name, x, y) from None
         if ctx.needs_input_grad[1]:
-            ctx.quotient = np.trunc(np.true_divide(x, y)) if truncate else np.floor_divide(x, y)
+            ctx.quotient = xp.trunc(x / y) if truncate else xp.floor_divide(x, y)
         return out
 
     @staticmethod
@@ -448,12 +450,12 @@ class LogAddExp(Function):
         ctx.save_for_backward(a if isinstance(a, TensorBase) else None,
                               b if isinstance(b, TensorBase) else None)
         ctx.constants = (x, y)  # used for an operand that is not a tensor
-        if type(x) is np.ndarray:
+        if is_array(x):
             x = float_input(x, "logaddexp")
-        if type(y) is np.ndarray:
+        if is_array(y):
             y = float_input(y, "logaddexp")
         try:
-            return np.logaddexp(x, y)
+            return namespace_of(x, y).logaddexp(x, y)
         except ValueError:
             raise broadcast_error("logaddexp", x, y) from None
 
@@ -463,8 +465,8 @@ class LogAddExp(Function):
         a = ctx.constants[0] if a is None else a
         b = ctx.constants[1] if b is None else b
         need = ctx.needs_input_grad
-        return (grad * sigmoid(a - b) if need[0] else None,
-                grad * sigmoid(b - a) if need[1] else None)
+        return (grad * _sigmoid_value(a - b) if need[0] else None,
+                grad * _sigmoid_value(b - a) if need[1] else None)
 
 
 # ------------------------------------------------------------------------------ public API
@@ -499,10 +501,12 @@ def div(a, b, *, rounding_mode=None):
     if rounding_mode is None:
         return Div.apply(a, b)
     x, y = binary_operands(a, b, "div")
+    _check_integer_divisor(x, y, "div")
+    xp = namespace_of(x, y)
     if rounding_mode == "floor":
-        return new_tensor(np.asarray(np.floor_divide(x, y)))
+        return new_tensor(xp.asarray(xp.floor_divide(x, y)))
     if rounding_mode == "trunc":
-        return new_tensor(np.asarray(np.trunc(np.true_divide(x, y)).astype(np.result_type(x, y))))
+        return new_tensor(xp.asarray(xp.trunc(x / y).astype(xp.result_type(x, y))))
     raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
 
 
@@ -530,7 +534,8 @@ def abs(a):
 
 def sign(a):
     """-1, 0 or 1 (no gradient: it is zero almost everywhere)."""
-    return new_tensor(np.sign(to_array(a, "sign")))
+    x = to_array(a, "sign")
+    return new_tensor(namespace(x).sign(x))
 
 
 def relu(a):

@@ -15,6 +15,8 @@ from ..autograd.tensor_base import TensorBase, new_tensor
 from ._common import normalize_dim, to_array, operand
 from .shape import _as_view
 
+_LEGACY_RULES = True  # TRANSITION: twin rules not yet merged (see Function)
+
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
 __all__ = ["IndexPut", "getitem", "index_put", "gather", "scatter_add", "scatter", "index_select",

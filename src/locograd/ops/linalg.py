@@ -10,6 +10,8 @@ import numpy as np
 from ..autograd.function import Function
 from ._common import to_array
 
+_LEGACY_RULES = True  # TRANSITION: twin rules not yet merged (see Function)
+
 __all__ = ["MatMul", "Linear", "matmul", "mm", "bmm", "dot", "mv", "outer", "linear"]
 
 

@@ -12,6 +12,8 @@ from ..autograd.function import Function
 from ..autograd.tensor_base import TensorBase
 from ._common import normalize_dim, same_dtype_arrays, to_array
 
+_LEGACY_RULES = True  # TRANSITION: twin rules not yet merged (see Function)
+
 __all__ = [
     "reshape", "view", "flatten", "unflatten", "squeeze", "unsqueeze", "transpose", "permute",
     "movedim", "t", "expand", "broadcast_to", "sum_to_size", "cat", "concatenate", "stack",

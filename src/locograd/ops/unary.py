@@ -1,17 +1,18 @@
 """Unary math functions: exponentials, logarithms, roots, trigonometric and hyperbolic
 functions, and the fused tanh/sigmoid nodes with their differentiable backward nodes.
 
-Integer inputs are computed in the default float dtype. Each backward is written in tensor
-operations (or a fused node with its own backward), so it can be differentiated again; the ops
-on every model's hot path also have a NumPy ``backward_np``. Re-exported by ``elementwise``.
+Integer inputs are computed in the default float dtype. Each rule is written once against the
+namespace of its values (``xp``: NumPy, CuPy, or the tensor namespace when the backward pass is
+recorded), so it serves the fast path and higher-order gradients alike. Re-exported by
+``elementwise``.
 """
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..autograd.function import Function
+from ..autograd.tensor_base import TensorBase
+from ..backend import namespace
 from ._common import float_input
 
 __all__ = ["exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "sin", "cos", "tan",
@@ -26,7 +27,9 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, a):
-        out = np.exp(float_input(a, "exp"))
+        x = float_input(a, "exp")
+        xp = namespace(x)
+        out = xp.exp(x)
         ctx.save_for_backward(out)
         return out
 
@@ -35,18 +38,15 @@ class Exp(Function):
         (out,) = ctx.saved_tensors
         return grad * out
 
-    @staticmethod
-    def backward_np(ctx, grad):
-        (out,) = ctx.saved_arrays
-        return grad * out
-
 
 class Expm1(Function):
     label = "Expm1"
 
     @staticmethod
     def forward(ctx, a):
-        out = np.expm1(float_input(a, "expm1"))
+        x = float_input(a, "expm1")
+        xp = namespace(x)
+        out = xp.expm1(x)
         ctx.save_for_backward(out)
         return out
 
@@ -61,18 +61,15 @@ class Log(Function):
 
     @staticmethod
     def forward(ctx, a):
+        x = float_input(a, "log")
+        xp = namespace(x)
         ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(float_input(a, "log"))
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            return xp.log(x)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad / a
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        (a,) = ctx.saved_arrays
         return grad / a
 
 
@@ -81,9 +78,11 @@ class Log1p(Function):
 
     @staticmethod
     def forward(ctx, a):
+        x = float_input(a, "log1p")
+        xp = namespace(x)
         ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log1p(float_input(a, "log1p"))
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            return xp.log1p(x)
 
     @staticmethod
     def backward(ctx, grad):
@@ -96,38 +95,19 @@ class Sqrt(Function):
 
     @staticmethod
     def forward(ctx, a):
-        with np.errstate(invalid="ignore"):
-            out = np.sqrt(float_input(a, "sqrt"))
+        x = float_input(a, "sqrt")
+        xp = namespace(x)
+        with xp.errstate(invalid="ignore"):
+            out = xp.sqrt(x)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        with np.errstate(divide="ignore"):
+        xp = namespace(out)
+        with xp.errstate(divide="ignore"):
             return grad / (out * 2.0)
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        (out,) = ctx.saved_arrays
-        with np.errstate(divide="ignore"):
-            return grad / (out * 2.0)
-
-
-class Rsqrt(Function):
-    label = "Rsqrt"
-
-    @staticmethod
-    def forward(ctx, a):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = 1.0 / np.sqrt(float_input(a, "rsqrt"))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * out * out * out * -0.5
 
 
 class Sin(Function):
@@ -135,13 +115,16 @@ class Sin(Function):
 
     @staticmethod
     def forward(ctx, a):
+        x = float_input(a, "sin")
+        xp = namespace(x)
         ctx.save_for_backward(a)
-        return np.sin(float_input(a, "sin"))
+        return xp.sin(x)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * cos(a)
+        xp = namespace(a)
+        return grad * xp.cos(a)
 
 
 class Cos(Function):
@@ -149,13 +132,16 @@ class Cos(Function):
 
     @staticmethod
     def forward(ctx, a):
+        x = float_input(a, "cos")
+        xp = namespace(x)
         ctx.save_for_backward(a)
-        return np.cos(float_input(a, "cos"))
+        return xp.cos(x)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return -grad * sin(a)
+        xp = namespace(a)
+        return -grad * xp.sin(a)
 
 
 class Tan(Function):
@@ -163,7 +149,9 @@ class Tan(Function):
 
     @staticmethod
     def forward(ctx, a):
-        out = np.tan(float_input(a, "tan"))
+        x = float_input(a, "tan")
+        xp = namespace(x)
+        out = xp.tan(x)
         ctx.save_for_backward(out)
         return out
 
@@ -178,13 +166,16 @@ class Sinh(Function):
 
     @staticmethod
     def forward(ctx, a):
+        x = float_input(a, "sinh")
+        xp = namespace(x)
         ctx.save_for_backward(a)
-        return np.sinh(float_input(a, "sinh"))
+        return xp.sinh(x)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * cosh(a)
+        xp = namespace(a)
+        return grad * xp.cosh(a)
 
 
 class Cosh(Function):
@@ -192,13 +183,34 @@ class Cosh(Function):
 
     @staticmethod
     def forward(ctx, a):
+        x = float_input(a, "cosh")
+        xp = namespace(x)
         ctx.save_for_backward(a)
-        return np.cosh(float_input(a, "cosh"))
+        return xp.cosh(x)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * sinh(a)
+        xp = namespace(a)
+        return grad * xp.sinh(a)
+
+
+class Rsqrt(Function):
+    label = "Rsqrt"
+
+    @staticmethod
+    def forward(ctx, a):
+        x = float_input(a, "rsqrt")
+        xp = namespace(x)
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            out = 1.0 / xp.sqrt(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out * out * out * -0.5
 
 
 class Tanh(Function):
@@ -206,49 +218,60 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx, a):
-        out = np.tanh(float_input(a, "tanh"))
+        x = float_input(a, "tanh")
+        out = namespace(x).tanh(x)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return TanhGrad.apply(out, grad)
+        return tanh_grad(out, grad)
 
-    @staticmethod
-    def backward_np(ctx, grad):
-        (out,) = ctx.saved_arrays
-        # grad * (1 - y^2) as grad - grad * y * y: one buffer, and only array-array ufuncs
-        # (a Python-float operand costs NumPy about twice as much per call on small arrays).
-        d = np.multiply(out, out)
-        d *= grad
-        return np.subtract(grad, d, out=d) if d.ndim else grad - d
+
+def _tanh_grad_kernel(y, grad):
+    # grad * (1 - y^2) as grad - grad * y * y: one buffer, and only array-array ufuncs
+    # (a Python-float operand costs NumPy about twice as much per call on small arrays).
+    d = y * y
+    d *= grad
+    return namespace(d).subtract(grad, d, out=d) if d.ndim else grad - d
+
+
+def tanh_grad(y, grad):
+    """``grad * (1 - y^2)``, the backward of tanh: one fused pass on arrays, a ``TanhGrad``
+    node on tensors (so that it can be differentiated again)."""
+    if isinstance(y, TensorBase) or isinstance(grad, TensorBase):
+        return TanhGrad.apply(y, grad)
+    return _tanh_grad_kernel(y, grad)
 
 
 class TanhGrad(Function):
-    """``grad * (1 - y^2)`` in one NumPy pass (the backward of tanh), itself differentiable."""
+    """``grad * (1 - y^2)`` in one pass (the backward of tanh), itself differentiable."""
 
     label = "TanhGrad"
 
     @staticmethod
     def forward(ctx, y, grad):
         ctx.save_for_backward(y, grad)
-        yd = y.data
-        return grad.data * (1.0 - yd * yd)
+        return _tanh_grad_kernel(y.data, grad.data)
 
     @staticmethod
     def backward(ctx, gg):
         y, grad = ctx.saved_tensors
         need = ctx.needs_input_grad
         gy = gg * grad * y * -2.0 if need[0] else None
-        ggrad = TanhGrad.apply(y, gg) if need[1] else None
+        ggrad = tanh_grad(y, gg) if need[1] else None
         return gy, ggrad
 
 
-def sigmoid_np(x: np.ndarray) -> np.ndarray:
+def sigmoid_array(x):
     """The logistic function of a float array, in its dtype (also used by silu, logsigmoid)."""
-    e = np.exp(-np.abs(x))  # two-sided form: exp never overflows (exp(-|x|) <= 1)
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    xp = namespace(x)
+    e = xp.exp(-xp.abs(x))  # two-sided form: exp never overflows (exp(-|x|) <= 1)
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+sigmoid_np = sigmoid_array  # TRANSITION: the old name, until activation.py is converted
 
 
 class Sigmoid(Function):
@@ -256,42 +279,48 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, a):
-        out = sigmoid_np(float_input(a, "sigmoid"))
+        out = sigmoid_array(float_input(a, "sigmoid"))
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return SigmoidGrad.apply(out, grad)
+        return sigmoid_grad(out, grad)
 
-    @staticmethod
-    def backward_np(ctx, grad):
-        (out,) = ctx.saved_arrays
-        # grad * y * (1 - y) as grad * (y - y * y): one buffer, array-array ufuncs only.
-        d = np.multiply(out, out)
-        d = np.subtract(out, d, out=d) if d.ndim else out - d
-        d *= grad
-        return d
+
+def _sigmoid_grad_kernel(y, grad):
+    # grad * y * (1 - y) as grad * (y - y * y): one buffer, array-array ufuncs only.
+    d = y * y
+    d = namespace(d).subtract(y, d, out=d) if d.ndim else y - d
+    d *= grad
+    return d
+
+
+def sigmoid_grad(y, grad):
+    """``grad * y * (1 - y)``, the backward of sigmoid: fused on arrays, a ``SigmoidGrad`` node
+    on tensors."""
+    if isinstance(y, TensorBase) or isinstance(grad, TensorBase):
+        return SigmoidGrad.apply(y, grad)
+    return _sigmoid_grad_kernel(y, grad)
 
 
 class SigmoidGrad(Function):
-    """``grad * y * (1 - y)`` in one NumPy pass (the backward of sigmoid), itself differentiable."""
+    """``grad * y * (1 - y)`` in one pass (the backward of sigmoid), itself differentiable."""
 
     label = "SigmoidGrad"
 
     @staticmethod
     def forward(ctx, y, grad):
         ctx.save_for_backward(y, grad)
-        yd = y.data
-        return grad.data * yd * (1.0 - yd)
+        return _sigmoid_grad_kernel(y.data, grad.data)
 
     @staticmethod
     def backward(ctx, gg):
         y, grad = ctx.saved_tensors
         need = ctx.needs_input_grad
         gy = gg * grad * (1.0 - y * 2.0) if need[0] else None
-        ggrad = SigmoidGrad.apply(y, gg) if need[1] else None
+        ggrad = sigmoid_grad(y, gg) if need[1] else None
         return gy, ggrad
 
 
