@@ -329,3 +329,156 @@ def test_later_saves_remove_temporaries_left_by_crashed_saves(tmp_path):
         save({"w": lg.ones(2)}, path)
         assert not fresh.exists()
     assert load(path)["w"].tolist() == [1.0, 1.0]
+
+
+# ------------------------------------------------------------------ fit: resume and bad batches
+
+def _data(n=32, seed=0):
+    from locograd.data import DataLoader, TensorDataset
+
+    generator = lg.Generator(seed)
+    x = lg.tensor(generator.numpy.standard_normal((n, 3)).astype(np.float32))
+    y = lg.tensor((x.data[:, 0] > 0).astype(np.int64))
+    return DataLoader(TensorDataset(x, y), batch_size=8)
+
+
+def test_failed_resume_leaves_model_optimizer_and_scheduler_untouched(tmp_path):
+    from locograd.train import fit
+
+    lg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.1), _data(),
+        epochs=1, checkpoint_dir=tmp_path, progress=False)
+    lg.manual_seed(1)
+    fresh = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    before = _snapshot(fresh)
+    # two parameter groups against a checkpoint with one: the model used to be overwritten
+    two_groups = optim.Adam([{"params": fresh[0].parameters()},
+                             {"params": fresh[2].parameters(), "lr": 0.01}], lr=0.1)
+    with pytest.raises(ValueError, match="the state dict has 1 parameter groups but the "
+                                         "optimizer has 2"):
+        fit(fresh, nn.CrossEntropyLoss(), two_groups, _data(), epochs=2, resume=tmp_path,
+            progress=False)
+    _assert_unchanged(fresh, before)
+    # another optimiser: refused by kind, after the model was restored and given back
+    sgd = optim.SGD(fresh.parameters(), lr=0.5)
+    with pytest.raises(ValueError, match="that of a Adam optimizer, not of a SGD"):
+        fit(fresh, nn.CrossEntropyLoss(), sgd, _data(), epochs=2, resume=tmp_path,
+            progress=False)
+    _assert_unchanged(fresh, before)
+    assert sgd.param_groups[0]["lr"] == 0.5 and not sgd.state
+
+
+def test_resume_with_a_malformed_loop_state_is_refused(tmp_path):
+    from locograd.train.checkpoint import load_checkpoint, restore
+
+    lg.manual_seed(0)
+    model = nn.Linear(3, 2)
+    from locograd.train import fit
+
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), _data(),
+        epochs=1, checkpoint_dir=tmp_path, progress=False)
+    state = load_checkpoint(tmp_path)
+    state["history"], state["epoch"] = "rows", "1"
+    with pytest.raises(ValueError, match="'epoch' is '1', not a count of epochs; 'history' is "
+                                         "not a list of rows"):
+        restore(state, "x", model=model, optimizer=None, scheduler=None, generators={},
+                early_stopping=None)
+
+
+def test_skip_nonfinite_skips_a_nan_batch_without_touching_weights_or_state():
+    from locograd.data import DataLoader, TensorDataset
+    from locograd.train import NonFiniteLossError, fit
+
+    x = np.random.default_rng(0).standard_normal((32, 3)).astype(np.float32)
+    x[8:16] = np.nan  # batch 1 of 4
+    y = (np.nan_to_num(x[:, 0]) > 0).astype(np.int64)
+    loader = DataLoader(TensorDataset(lg.tensor(x), lg.tensor(y)), batch_size=8)
+    lg.manual_seed(0)
+    model = nn.Linear(3, 2)
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    history = fit(model, nn.CrossEntropyLoss(), opt, loader, epochs=2, progress=False,
+                  skip_nonfinite=True)
+    assert [row["skipped_steps"] for row in history.rows] == [1, 1]
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
+    assert all(opt.state[p]["step"] == 6 for p in model.parameters())  # 3 steps per epoch
+    assert np.isfinite(opt.state[model.weight]["exp_avg_sq"]).all()
+    plain = nn.Linear(3, 2)
+    with pytest.raises(NonFiniteLossError, match="epoch 1, batch 1"):  # without: it stops
+        fit(plain, nn.CrossEntropyLoss(), optim.SGD(plain.parameters()), loader, epochs=1,
+            progress=False)
+    nan_only = DataLoader(TensorDataset(lg.tensor(x[8:16]), lg.tensor(y[8:16])), batch_size=8)
+    with pytest.raises(NonFiniteLossError, match="every one of the 1 batches of epoch 1"):
+        fit(model, nn.CrossEntropyLoss(), opt, nan_only, epochs=1, progress=False,
+            skip_nonfinite=True)
+
+
+# ------------------------------------------------------------------ the command line
+
+def _cli(capsys, *argv):
+    from locograd.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--batch-size", 0], "argument --batch-size: expected a positive integer, got '0'"),
+    (["--steps-per-epoch", 0], "argument --steps-per-epoch: expected a positive integer"),
+    (["--target-loss", "nan"], "argument --target-loss: expected a finite number, got 'nan'"),
+    (["--sizes", "784,abc"], "argument --sizes: expected positive integers separated by "
+                             "commas, got '784,abc'"),
+    (["--report", "missing.json"], "argument --report: cannot read missing.json: No such file"),
+])
+def test_compare_bad_options_are_one_line_naming_the_option(capsys, tmp_path, monkeypatch,
+                                                            argv, message):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _cli(capsys, "compare", *argv)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_compare_report_of_another_layout_names_the_file(capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"something": "else"}')
+    code, out, err = _cli(capsys, "compare", "--report", bad, "--out", tmp_path / "o")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"--report {bad}: not a histories.json written by 'locograd compare'" in err
+
+
+def test_train_refuses_to_replace_a_run_without_overwrite(capsys, tmp_path):
+    checkpoint = tmp_path / "checkpoint.safetensors"
+    checkpoint.write_bytes(b"another model's checkpoint")
+    code, out, err = _cli(capsys, "train", "--out", tmp_path, "--no-progress")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"--out {tmp_path} already holds a run" in err and "--overwrite" in err
+    assert checkpoint.read_bytes() == b"another model's checkpoint"
+    code, out, err = _cli(capsys, "demo", "--out", tmp_path, "--no-progress")
+    assert code == 2 and "already holds a run" in err and "--resume" not in err
+    code, out, err = _cli(capsys, "train", "--out", tmp_path, "--resume", "--overwrite")
+    assert code == 2 and "give one of them" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--limit", 1, "--val-split", 0.9], "--val-split 0.9 holds out all 1 samples that "
+                                         "--limit 1 keeps"),
+    (["--hidden-size", 1_000_000_000], "out of memory (lower --hidden-size"),
+])
+def test_train_bad_sizes_are_one_line(capsys, tmp_path, argv, message):
+    code, out, err = _cli(capsys, "train", *argv, "--out", tmp_path, "--no-progress")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_unexpected_errors_are_one_line_unless_debug(capsys, tmp_path, monkeypatch):
+    from locograd.cli import commands
+
+    def broken(args):
+        return 1 // 0
+
+    monkeypatch.setattr(commands, "sample", broken)
+    code, out, err = _cli(capsys, "sample", "--checkpoint", tmp_path)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "locograd sample: error: ZeroDivisionError: integer division or modulo by zero " \
+           "(run 'locograd --debug sample ...' for the traceback)" in err
+    with pytest.raises(ZeroDivisionError):
+        _cli(capsys, "--debug", "sample", "--checkpoint", tmp_path)

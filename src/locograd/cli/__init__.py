@@ -8,8 +8,11 @@ Commands::
     locograd experiment NAME       graph | paralysis | rnn-gradients (locograd.experiments)
     locograd compare ...           the optimiser comparison (locograd.experiments.compare)
 
-Every command has ``--help``. A bad argument or unusable input gives one line on stderr and exit
-code 2; a diverged run exit code 1. ``LOCOGRAD_TRACEBACK=1`` shows full tracebacks instead.
+Every command has ``--help``. A bad argument or unusable input gives one line on stderr naming
+the option or file and exit code 2, never a traceback (an unexpected error too: one line, exit
+code 2); a diverged run exit code 1. ``locograd --debug COMMAND ...`` (or
+``LOCOGRAD_TRACEBACK=1``) shows full tracebacks instead. ``--out`` never replaces a run
+silently: a directory that holds a checkpoint needs ``--resume`` or ``--overwrite``.
 
 Example:
     >>> from locograd.cli import main
@@ -146,6 +149,9 @@ def _add_training_options(parser, epochs: int, out: str) -> None:
     parser.add_argument("--out", default=out,
                         help=f"directory for the checkpoint, history.csv and curves.png "
                              f"(default {out})")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the run already in --out (without it, a --out that holds "
+                             "a checkpoint is refused unless --resume continues it)")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="no progress bar and no per-epoch lines")
 
@@ -155,6 +161,9 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog=PROG, description="locograd: backpropagation made real and "
                             "fast. Train, sample, and look at gradients.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (before the command: "
+                             "locograd --debug train ...)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = commands.add_parser("demo", help="train a small CNN on the bundled 8x8 digits",
@@ -243,8 +252,61 @@ def _run_external(words: str, module_name: str, argv: list[str]) -> int:
         raise
     parser = ArgumentParser(prog=prog, description=EXTERNAL_COMMANDS[words][1])
     module.add_arguments(parser)
+    _check_external_options(parser)
     args = parser.parse_args(argv)
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except (KeyError, TypeError, IndexError) as error:
+        report = getattr(args, "report", None)
+        if report is None:
+            raise
+        raise CommandError(f"--report {report}: not a histories.json written by '{prog}' "
+                           f"({type(error).__name__}: {error})") from error
+
+
+def _int_list(text: str) -> str:
+    """``784,64,16``: positive integers separated by commas (returned as given)."""
+    parts = text.split(",")
+    if not all(part.strip().isdigit() and int(part) >= 1 for part in parts):
+        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, "
+                                         f"got {text!r}")
+    return text
+
+
+def _json_file(text: str) -> str:
+    """A readable file holding a JSON object (returned as the path)."""
+    import json
+    try:
+        with open(text, encoding="utf-8") as handle:
+            record = json.load(handle)
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {error.strerror}") from None
+    except (ValueError, RecursionError) as error:
+        raise argparse.ArgumentTypeError(f"{text} is not a JSON file ({error})") from None
+    if not isinstance(record, dict):
+        raise argparse.ArgumentTypeError(f"{text} holds a JSON {type(record).__name__}, not "
+                                         f"an object")
+    return text
+
+
+_finite_float = _argument_type(float, math.isfinite, "a finite number")
+
+#: stricter types for external commands' options, by destination: counts are positive, numbers
+#: finite, lists and files checked while parsing, so a bad value is one line naming the option
+_EXTERNAL_TYPES = {"batch_size": _positive_int, "steps_per_epoch": _positive_int,
+                   "epochs": _positive_int, "sweep_epochs": _positive_int, "limit": _positive_int,
+                   "locoprop_workers": _positive_int, "warmup_epochs": _non_negative_int,
+                   "seed": _non_negative_int, "sizes": _int_list, "report": _json_file}
+
+
+def _check_external_options(parser) -> None:
+    for action in parser._actions:
+        if action.type is int and action.dest in _EXTERNAL_TYPES:
+            action.type = _EXTERNAL_TYPES[action.dest]
+        elif action.type is float:
+            action.type = _finite_float
+        elif action.type is None and action.dest in ("sizes", "report") and action.nargs is None:
+            action.type = _EXTERNAL_TYPES[action.dest]
 
 
 def _handlers():
@@ -265,29 +327,30 @@ def main(argv=None) -> int:
         0
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = bool(argv[:1] == ["--debug"])
     try:
-        external = _external_command(argv)
+        external = _external_command(argv[debug:])
         if external is not None:
-            return _guarded(f"{PROG} {external[0]}", _run_external, *external)
+            return _guarded(f"{PROG} {external[0]}", debug, _run_external, *external)
         args = build_parser().parse_args(argv)
-        return _guarded(f"{PROG} {args.command}", _handlers()[args.command], args)
+        return _guarded(f"{PROG} {args.command}", args.debug, _handlers()[args.command], args)
     except SystemExit as exit_:  # --help, --version and argument errors end here
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
 
 
-def _guarded(prog: str, function, *args) -> int:
+def _guarded(prog: str, debug: bool, function, *args) -> int:
     """Run a command; user errors become one line on stderr instead of a traceback. Under
     ``mpirun``, a failing rank ends the whole job (the others may be waiting for it)."""
-    code = _run_command(prog, function, *args)
+    code = _run_command(prog, debug, function, *args)
     group = _multi_rank()
     if code and group is not None:
         group.abort(code)
     return code
 
 
-def _run_command(prog: str, function, *args) -> int:
-    if os.environ.get("LOCOGRAD_TRACEBACK"):
+def _run_command(prog: str, debug: bool, function, *args) -> int:
+    if debug or os.environ.get("LOCOGRAD_TRACEBACK"):
         return int(function(*args) or 0)
     try:
         return int(function(*args) or 0)
@@ -303,4 +366,14 @@ def _run_command(prog: str, function, *args) -> int:
         else:
             message = " ".join(str(error).split()) or type(error).__name__
         print(f"{prog}: error: {message}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"{prog}: error: out of memory (lower --hidden-size, --batch-size or --limit)",
+              file=sys.stderr)
+        return 2
+    except Exception as error:  # a failure no check foresaw: still one line, and how to see more
+        message = " ".join(str(error).split())
+        print(f"{prog}: error: {type(error).__name__}{': ' + message if message else ''} (run "
+              f"'{PROG} --debug {prog.partition(' ')[2]} ...' for the traceback)",
+              file=sys.stderr)
         return 2

@@ -85,6 +85,20 @@ def _check_resume(out: str, spec: dict) -> None:
         raise CommandError(f"cannot resume: the run in {out} used " + ", ".join(differences))
 
 
+def _check_out(args) -> None:
+    """Refuse to replace the run in ``--out`` silently: its checkpoint (perhaps of another
+    model, hours of training) goes only with ``--overwrite``, or continues with ``--resume``."""
+    resume = getattr(args, "resume", False)
+    if resume and args.overwrite:
+        raise CommandError("--resume continues the run in --out and --overwrite replaces it: "
+                           "give one of them")
+    checkpoint = os.path.join(args.out, "checkpoint.safetensors")
+    if not resume and not args.overwrite and os.path.exists(checkpoint):
+        how = "--resume to continue it, " if hasattr(args, "resume") else ""
+        raise CommandError(f"--out {args.out} already holds a run ({checkpoint}); pass {how}"
+                           f"--overwrite to replace it, or choose another --out")
+
+
 def _start_distributed(args):
     """Under ``mpirun -n N`` (N > 1): start the process group; return ``locograd.distributed``
     (None in a single process). ``--batch-size`` stays the global batch: each rank takes
@@ -127,6 +141,7 @@ def train(args) -> int:
     if args.model == "char-rnn" and args.grad_clip is None:
         args.grad_clip = 5.0  # BPTT gradients can explode; clipping keeps the steps bounded
     spec = {key: getattr(args, key) for key in _SPEC_KEYS}
+    _check_out(args)
     if args.resume:
         _check_resume(args.out, spec)
     distributed = _start_distributed(args)
@@ -154,6 +169,7 @@ def train(args) -> int:
 
 def demo(args) -> int:
     """``locograd demo``: a small CNN on the bundled digits, with every output written."""
+    _check_out(args)
     manual_seed(args.seed)
     settings = argparse.Namespace(model="cnn", data="digits", seed=args.seed, limit=None,
                                   val_split=0.1, hidden_size=None, seq_len=64, cell="lstm")

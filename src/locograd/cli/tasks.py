@@ -86,6 +86,10 @@ def _image_task(args) -> Task:
     if args.limit is not None:
         train_x, train_y = train_x[:args.limit], train_y[:args.limit]
     (train_x, train_y), val = _split(train_x, train_y, args.val_split, args.seed)
+    if len(train_x) == 0:
+        raise CommandError(f"--val-split {args.val_split} holds out all {len(val[0])} samples"
+                           f"{' that --limit ' + str(args.limit) + ' keeps' if args.limit else ''}"
+                           f": none is left to train on")
     image_shape = tuple(int(s) for s in train_x.shape[1:])
     classes = 10
     if args.model == "autoencoder":

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 
+from ..autograd.tensor_base import TensorBase
 from ..backend import Generator, default_generator
 from ..io import load, save
 
@@ -129,25 +130,74 @@ def load_checkpoint(location) -> dict:
 
 def restore(state: dict, path: str, *, model, optimizer, scheduler, generators: dict,
             early_stopping) -> None:
-    """Load a checkpoint's state into the run's objects (everything checked first where the
-    objects allow it: the generators must match the run's set-up)."""
+    """Load a checkpoint's state into the run's objects, all or nothing: the loop's entries and
+    the generators are checked first, and if the model's, the optimiser's, the scheduler's or
+    the early stopping's ``load_state_dict`` refuses its part, those already loaded are given
+    back their previous state before the error propagates."""
+    _check_loop_state(state, path)
     saved = state["rng"]
     if set(saved) != set(generators):
         raise ValueError(
             f"fit: cannot resume exactly from {path!r}: it records the random generators "
             f"{sorted(saved)} but this run draws from {sorted(generators)}; set up the model, "
             f"loaders and optimizer as in the interrupted run")
-    if (state["scheduler"] is None) != (scheduler is None):
-        have = "has" if state["scheduler"] is not None else "has no"
+    if (state.get("scheduler") is None) != (scheduler is None):
+        have = "has" if state.get("scheduler") is not None else "has no"
         raise ValueError(f"fit: cannot resume from {path!r}: the checkpoint {have} scheduler "
                          f"state but this run {'has no' if scheduler is None else 'has a'} "
                          f"scheduler")
-    model.load_state_dict(state["model"])
-    if state["optimizer"] is not None and hasattr(optimizer, "load_state_dict"):
-        optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    if early_stopping is not None and state["early_stopping"] is not None:
-        early_stopping.load_state_dict(state["early_stopping"])
-    for name, generator in generators.items():
-        generator.set_state(saved[name])
+    targets = [model, optimizer if hasattr(optimizer, "load_state_dict") else None, scheduler,
+               early_stopping]
+    values = [state["model"], state.get("optimizer"), state.get("scheduler"),
+              state.get("early_stopping")]
+    # All or nothing: each object's current state is kept, and given back if any load fails
+    # (a model restored before the optimiser's state is found not to fit would be lost).
+    saved_states = [None if target is None else _copy_state(target.state_dict())
+                    for target in targets]
+    saved_generators = {name: generator.get_state() for name, generator in generators.items()}
+    try:
+        for target, value in zip(targets, values):
+            if target is not None and value is not None:
+                target.load_state_dict(value)
+        for name, generator in generators.items():
+            generator.set_state(saved[name])
+    except BaseException:
+        for target, previous in zip(targets, saved_states):
+            if target is not None:
+                target.load_state_dict(previous)
+        for name, generator in generators.items():
+            generator.set_state(saved_generators[name])
+        raise
+
+
+def _copy_state(state):
+    """A deep copy of a state dict whose tensors and arrays are copied, not shared."""
+    import copy
+
+    if isinstance(state, dict):
+        return type(state)((k, _copy_state(v)) for k, v in state.items())
+    if isinstance(state, (list, tuple)):
+        return type(state)(_copy_state(v) for v in state)
+    if isinstance(state, TensorBase):
+        return state.data.copy()
+    return copy.deepcopy(state)
+
+
+def _check_loop_state(state: dict, path: str) -> None:
+    """The loop's own entries (epoch, history, flags): checked before anything is restored."""
+    epoch, history = state.get("epoch"), state.get("history")
+    problems = []
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        problems.append(f"'epoch' is {epoch!r}, not a count of epochs")
+    if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
+        problems.append("'history' is not a list of rows")
+    elif len(history) != epoch:
+        problems.append(f"'history' has {len(history)} rows for {epoch!r} epochs")
+    if not isinstance(state.get("stopped"), bool):
+        problems.append(f"'stopped' is {state.get('stopped')!r}, not a bool")
+    if not isinstance(state.get("model"), dict):
+        problems.append("'model' is not a state dict")
+    if not isinstance(state.get("rng"), dict):
+        problems.append("'rng' is not a dict of generator states")
+    if problems:
+        raise ValueError(f"fit: cannot resume from {path!r}: " + "; ".join(problems))

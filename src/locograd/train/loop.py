@@ -111,6 +111,10 @@ def _accepts_closure(optimizer) -> bool:
                for p in parameters)
 
 
+def _gradients_finite(parameters) -> bool:
+    return all(p.grad is None or bool(np.isfinite(p.grad.data).all()) for p in parameters)
+
+
 def _process_group():
     """``locograd.distributed.process_group`` when a multi-rank group is initialised, else
     None. A group can only exist if that module was imported, so it is never imported here."""
@@ -200,7 +204,7 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
         metrics=None, scheduler=None, callbacks=None, checkpoint_dir=None, resume=False,
         early_stopping=None, progress: bool = True, history_csv=None, plot_path=None,
         seed: int | None = None, grad_clip: float | None = None,
-        checkpoint_extra=None) -> History:
+        checkpoint_extra=None, skip_nonfinite: bool = False) -> History:
     """Train ``model`` for ``epochs`` epochs; validate, checkpoint and record every epoch.
 
     Each training batch ``(inputs, targets)`` goes through one of three paths:
@@ -248,6 +252,12 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
         grad_clip: clip the global gradient norm to this value (``clip_grad_norm_``).
         checkpoint_extra: plain data stored in every checkpoint under ``'extra'`` (a model
             configuration, a vocabulary).
+        skip_nonfinite: skip the optimiser step of a batch whose loss or gradients are NaN or
+            infinite (beyond PyTorch, which has no such option): one bad batch then leaves the
+            weights and the optimiser's state untouched instead of poisoning them for good.
+            The history records ``skipped_steps`` per epoch; an epoch whose every batch is
+            skipped raises ``NonFiniteLossError``. Not for optimisers that compute their own
+            gradients (LocoProp) or re-evaluate the closure (L-BFGS).
 
     Under ``mpirun -n N`` (``locograd.distributed`` initialised), ``fit`` runs unchanged on
     every rank with a ``DistributedDataParallel`` model and a loader over a
@@ -292,6 +302,9 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
     if stopper is not None:
         stopper.resolve(val_loader is not None)
     needs_batch = bool(getattr(optimizer, "needs_batch", False))
+    if skip_nonfinite and (needs_batch or type(optimizer).__name__ == "LBFGS"):
+        raise ValueError(f"fit: skip_nonfinite needs the gradients before the step, which "
+                         f"{type(optimizer).__name__} computes itself (or re-evaluates)")
     per_batch = scheduler is not None and bool(
         getattr(scheduler, "per_batch", isinstance(scheduler, _PER_BATCH_SCHEDULERS)))
     generators = collect_generators(model, optimizer, {"train_loader": train_loader,
@@ -341,7 +354,14 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
                 captured["loss"], captured["outputs"] = loss, outputs.detach()
             return loss
 
-        if closure_style:
+        if skip_nonfinite:  # the gradients are checked between the closure and the step
+            loss = float(closure().item())
+            if not (is_finite(loss) and _gradients_finite(parameters)):
+                zero = getattr(optimizer, "zero_grad", None) or model.zero_grad
+                zero()
+                return None, None
+            optimizer.step()
+        elif closure_style:
             optimizer.step(closure)
         else:
             closure()
@@ -361,6 +381,7 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
             if set_epoch is not None:  # a DistributedSampler's shuffle of this epoch
                 set_epoch(epoch - 1)
             averages = _Averages()
+            skipped = 0
             try:
                 batches = len(train_loader)
             except TypeError:
@@ -369,6 +390,11 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
             for index, batch in enumerate(train_loader):
                 inputs, targets = _split_batch(batch, "fit")
                 loss, outputs = train_step(inputs, targets)
+                if loss is None:  # skip_nonfinite: this batch's step was skipped
+                    skipped += 1
+                    if per_batch:
+                        scheduler.step()
+                    continue
                 if not is_finite(loss):
                     raise NonFiniteLossError(
                         f"fit: the training loss became {loss} at epoch {epoch}, batch "
@@ -386,12 +412,18 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
                 display.update(loss, averages.samples)
                 for cb in hooks:
                     cb.on_batch_end(run, index, loss)
+            if not averages.samples and skipped:
+                raise NonFiniteLossError(f"fit: every one of the {skipped} batches of epoch "
+                                         f"{epoch} had a non-finite loss or gradient; the run "
+                                         f"diverged (lower the learning rate or set grad_clip)")
             if not averages.samples:
                 raise ValueError("fit: the training loader yielded no batch")
             train_seconds = time.perf_counter() - started
             lr = _current_lr(optimizer)
             row = {"epoch": epoch}
             row.update(averages.means("train_"))
+            if skip_nonfinite:
+                row["skipped_steps"] = skipped
             if val_loader is not None:
                 row.update({"val_" + k: v for k, v in
                             evaluate(model, loss_fn, val_loader, metrics).items()})
