@@ -1,6 +1,7 @@
 """``locograd.nn``: modules, layers, losses, initialisation and utilities (``torch.nn`` names)."""
 from . import functional, init, utils
 from .activation import *  # noqa: F401,F403
+from .attention import MultiheadAttention
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
@@ -12,3 +13,4 @@ from .parameter import Parameter
 from .pooling import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
+from .transformer import *  # noqa: F401,F403

@@ -38,3 +38,9 @@ def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
         [[0.6000000238418579, 0.800000011920929]]
     """
     return input / clamp(ops.norm(input, p, dim, keepdim=True), min=eps)
+
+
+# the functional forms written as compositions in locograd.nn (imported last: they use ops)
+from .attention import scaled_dot_product_attention  # noqa: E402
+
+__all__ += ["scaled_dot_product_attention"]
