@@ -361,3 +361,11 @@ def test_a_failing_rank_brings_the_job_down(tmp_path):
     assert "ValueError: rank one failed on purpose" in output
     assert "rank 1 of 2 raised ValueError; aborting the job" in output
     assert "passed the barrier" not in output
+
+
+def test_sys_exit_on_one_rank_brings_the_job_down():
+    completed = run_mpi([os.path.join(SCRIPTS, "fail_rank.py"), "exit"], timeout=60)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode != 0, output
+    assert "rank 1 of 2 called sys.exit(3); aborting the job (MPI_Abort)" in output
+    assert "passed the barrier" not in output

@@ -482,3 +482,152 @@ def test_unexpected_errors_are_one_line_unless_debug(capsys, tmp_path, monkeypat
            "(run 'locograd --debug sample ...' for the traceback)" in err
     with pytest.raises(ZeroDivisionError):
         _cli(capsys, "--debug", "sample", "--checkpoint", tmp_path)
+
+
+# ------------------------------------------------------------------ data: IDX files and loaders
+
+def _idx_header(shape, code=0x08):
+    return bytes([0, 0, code, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
+
+
+def test_idx_gzip_bomb_is_refused_without_inflating_it(tmp_path):
+    import gzip
+
+    from locograd.data.idx import read_idx
+
+    bomb = tmp_path / "images-idx3-ubyte.gz"
+    with gzip.open(bomb, "wb") as handle:  # a valid header, then far more data than it says
+        handle.write(_idx_header((5, 28, 28)) + bytes(5 * 784))
+        for _ in range(64):
+            handle.write(bytes(1 << 20))
+    started = time.monotonic()
+    with pytest.raises(ValueError, match=r"is corrupt: at least 16777216 bytes more than the "
+                                         r"shape \(5, 28, 28\)"):
+        read_idx(bomb)
+    assert time.monotonic() - started < 5
+    huge = tmp_path / "huge-idx3-ubyte.gz"  # a header announcing 3 GiB
+    huge.write_bytes(gzip.compress(_idx_header((3, 1024, 1 << 20)) + bytes(100)))
+    with pytest.raises(ValueError, match=r"announces shape \(3, 1024, 1048576\) of uint8, "
+                                         r"3,221,225,472 bytes, more than the 2,147,483,648"):
+        read_idx(huge)
+    dense = tmp_path / "dense-idx3-ubyte.gz"  # more than deflate could expand 160 bytes into
+    dense.write_bytes(gzip.compress(_idx_header((1000, 1000, 1000)) + bytes(100)))
+    with pytest.raises(ValueError, match="more than its .* compressed bytes can hold"):
+        read_idx(dense, max_bytes=4 << 30)
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe-idx3-ubyte")
+        with pytest.raises(ValueError, match="is not a regular file"):
+            read_idx(tmp_path / "pipe-idx3-ubyte")
+
+
+def test_idx_raw_file_sizes_are_checked_before_reading(tmp_path):
+    from locograd.data.idx import read_idx
+
+    path = tmp_path / "x-idx1-ubyte"
+    path.write_bytes(_idx_header((1000,)) + bytes(10))
+    with pytest.raises(ValueError, match=r"truncated: its header announces shape \(1000,\) of "
+                                         r"uint8 \(1000 bytes\), more than the 10 bytes after"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), -1, "10", None])
+def test_dataloader_refuses_a_timeout_that_is_not_a_number_of_seconds(timeout):
+    from locograd.data import DataLoader, TensorDataset
+
+    with pytest.raises(ValueError, match="timeout should be a non-negative number of seconds, "
+                                         f"got {timeout!r}"):
+        DataLoader(TensorDataset(lg.ones(4)), timeout=timeout)
+
+
+class _BrokenAtFive:
+    def __len__(self):
+        return 12
+
+    def __getitem__(self, index):
+        if index == 5:
+            raise KeyError(f"no sample {index}")
+        return np.float32(index)
+
+
+def test_worker_errors_name_the_batch_and_its_indices():
+    from locograd.data import DataLoader
+
+    loader = DataLoader(_BrokenAtFive(), batch_size=4, num_workers=1)
+    with pytest.raises(KeyError, match=r"in DataLoader worker process 0 while fetching batch 1 "
+                                       r"\(dataset indices \[4, 5, 6, 7\]\)"):
+        list(loader)
+
+
+def test_a_failing_sampler_with_workers_exits_instead_of_hanging(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "sampler.py"
+    script.write_text(
+        "import locograd as lg\n"
+        "from locograd.data import DataLoader, TensorDataset\n"
+        "class Bad:\n"
+        "    def __iter__(self): raise RuntimeError('sampler broke')\n"
+        "    def __len__(self): return 4\n"
+        "for batch in DataLoader(TensorDataset(lg.ones(8)), sampler=Bad(), num_workers=2):\n"
+        "    pass\n")
+    try:  # the workers, started outside the shutdown-on-error code, kept the process alive
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                              timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the process hung after the sampler raised")
+    assert done.returncode == 1 and "RuntimeError: sampler broke" in done.stderr
+
+
+# ------------------------------------------------------------------ MPI: sys.exit on one rank
+
+class _FakeComm:
+    aborted = None
+
+    def Dup(self):
+        return self
+
+    def Split_type(self, kind):
+        return self
+
+    def Get_rank(self):
+        return 1
+
+    def Get_size(self):
+        return 2
+
+    def Free(self):
+        pass
+
+    def Abort(self, code):
+        _FakeComm.aborted = code
+
+
+def test_sys_exit_on_one_rank_aborts_the_job(monkeypatch):
+    import sys
+    import types
+
+    from locograd.distributed import process_group as pg
+
+    fake = types.SimpleNamespace(COMM_WORLD=_FakeComm(), COMM_TYPE_SHARED=0)
+    monkeypatch.setattr(pg, "_import_mpi", lambda: fake)
+    original_exit, original_hook = sys.exit, sys.excepthook
+    _FakeComm.aborted = None
+    pg.init_process_group()
+    try:
+        assert sys.exit is not original_exit
+        pg._abort_after_failed_exit()  # a normal end: nothing to abort
+        assert _FakeComm.aborted is None
+        with pytest.raises(SystemExit) as exit_:
+            sys.exit(3)
+        assert exit_.value.code == 3
+        pg._abort_after_failed_exit()  # what atexit runs as the rank leaves
+        assert _FakeComm.aborted == 3
+        with pytest.raises(SystemExit):
+            sys.exit("fatal: no data")  # a message: exit code 1, as Python gives
+        pg._abort_after_failed_exit()
+        assert _FakeComm.aborted == 1
+    finally:
+        pg.destroy_process_group()
+    assert sys.exit is original_exit and sys.excepthook is original_hook
+    pg._abort_after_failed_exit()  # after destroy: never aborts

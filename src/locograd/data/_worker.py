@@ -100,6 +100,17 @@ class ExceptionWrapper:
         raise exception
 
 
+def _describe_indices(indices) -> str:
+    """The dataset indices of a batch, for an error message (the first few of a long one)."""
+    if indices is None:  # an iterable dataset: no index
+        return "from the dataset's iterator"
+    if not isinstance(indices, (list, tuple)):
+        return f"dataset index {indices!r}"
+    shown = ", ".join(repr(i) for i in indices[:8])
+    more = f", ... ({len(indices)} in all)" if len(indices) > 8 else ""
+    return f"dataset indices [{shown}{more}]"
+
+
 class _IterationEnd:
     """A worker's iterable dataset is exhausted."""
 
@@ -163,7 +174,9 @@ def _worker_loop(fetcher_args, init_fn, index_queue, data_queue, done_event, see
             except StopIteration:
                 result, exhausted = _IterationEnd(worker_id), is_iterable
             except Exception:
-                result = ExceptionWrapper(f"in DataLoader worker process {worker_id}")
+                result = ExceptionWrapper(f"in DataLoader worker process {worker_id} while "
+                                          f"fetching batch {batch_index} "
+                                          f"({_describe_indices(indices)})")
         try:
             payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:
@@ -210,10 +223,11 @@ class MultiProcessIterator(_BaseDataLoaderIterator):
                 worker.start()
                 self._index_queues.append(index_queue)
                 self._workers.append(worker)
+            # inside: a sampler whose __iter__ raises must not leave the started workers behind
+            self.reset(loader, first=True)
         except BaseException:
             self._shutdown_workers()
             raise
-        self.reset(loader, first=True)
 
     def reset(self, loader, first: bool = False):
         """Start an epoch: new seed, new indices; persistent workers drop the old epoch first."""

@@ -70,8 +70,10 @@ class DataLoader:
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"DataLoader: num_workers should be a non-negative integer, but got "
                              f"num_workers={num_workers!r}")
-        if timeout < 0:
-            raise ValueError(f"DataLoader: timeout should be non-negative, got {timeout}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+                or not timeout >= 0:  # NaN too: it compares false and meant "no timeout"
+            raise ValueError(f"DataLoader: timeout should be a non-negative number of seconds, "
+                             f"got {timeout!r}")
         if num_workers == 0 and prefetch_factor is not None:
             raise ValueError("DataLoader: prefetch_factor needs num_workers > 0 (it is the "
                              "number of batches each worker loads in advance)")

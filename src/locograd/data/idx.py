@@ -27,20 +27,49 @@ def idx_magic(dtype, ndim: int) -> int:
     return (_CODES[np.dtype(dtype).newbyteorder("=")] << 8) | ndim
 
 
-def _read_bytes(path: str) -> bytes:
+#: the largest array ``read_idx`` builds unless told otherwise (MNIST's training images: 47 MB)
+MAX_BYTES = 2 << 30
+#: deflate cannot expand data more than about 1032 times
+_MAX_GZIP_RATIO = 1032
+_CHUNK = 16 << 20
+
+
+def _open_file(path: str):
+    """``(file, its size, gzip?)``: the file opened for reading, a regular file only (a named
+    pipe or a device would block or never end); gzip detected from the first bytes."""
+    import stat
+
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        # O_NONBLOCK: a named pipe must not block the open before it can be refused
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise FileNotFoundError(f"read_idx: no such file: {path}") from None
-    if raw[:2] != b"\x1f\x8b":
-        return raw
+    handle = os.fdopen(fd, "rb")
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        handle.close()
+        raise ValueError(f"read_idx: {path} is not a regular file")
+    compressed = handle.read(2) == b"\x1f\x8b"
+    handle.seek(0)
+    return handle, info.st_size, compressed
+
+
+def _read_exactly(stream, count: int, path: str, compressed: bool) -> bytes:
+    """Up to ``count`` bytes (fewer at the end of the data), read in chunks."""
+    pieces, left = [], count
     try:
-        return gzip.decompress(raw)
+        while left > 0:
+            piece = stream.read(min(left, _CHUNK))
+            if not piece:
+                break
+            pieces.append(piece)
+            left -= len(piece)
     except (EOFError, OSError, zlib.error) as error:
+        if not compressed:
+            raise
         raise ValueError(f"read_idx: {path} is a truncated or corrupt gzip file ({error})") \
             from None
-
+    return b"".join(pieces)
 
 
 def find_idx_file(root: str, names) -> tuple[str | None, list]:
@@ -63,20 +92,26 @@ def find_idx_file(root: str, names) -> tuple[str | None, list]:
                 tried.append(path)
     return None, tried
 
-def read_idx(path, expected_magic: int | None = None) -> np.ndarray:
+def read_idx(path, expected_magic: int | None = None,
+             max_bytes: int = MAX_BYTES) -> np.ndarray:
     """Read an IDX file (raw or gzip) into an array of its dtype and shape.
 
     Args:
         path: the file.
         expected_magic: if given, the file's magic number must be this one.
+        max_bytes: the largest data the header may announce (default 2 GiB). The sizes are
+            checked before reading, and a gzip file is inflated only as far as the header
+            declares (plus one bounded chunk, to detect trailing data): a decompression bomb
+            is an error, not an exhausted memory.
 
     Returns:
         A read-only array in native byte order (uint8 data is not copied).
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file is not IDX, has another magic number, or is truncated or longer
-            than its header says; the message names the file.
+        ValueError: the file is not IDX (or not a regular file), has another magic number,
+            announces more than ``max_bytes``, or is truncated or longer than its header says;
+            the message names the file.
 
     Example:
         >>> import tempfile, os, numpy as np
@@ -86,7 +121,13 @@ def read_idx(path, expected_magic: int | None = None) -> np.ndarray:
         [3, 1, 4]
     """
     path = os.fspath(path)
-    raw = _read_bytes(path)
+    handle, file_size, compressed = _open_file(path)
+    with handle, (gzip.GzipFile(fileobj=handle) if compressed else handle) as stream:
+        return _read_idx(stream, path, file_size, compressed, expected_magic, max_bytes)
+
+
+def _read_idx(stream, path, file_size, compressed, expected_magic, max_bytes) -> np.ndarray:
+    raw = _read_exactly(stream, 4, path, compressed)
     if len(raw) < 4:
         raise ValueError(f"read_idx: {path} is truncated: {len(raw)} bytes, shorter than the "
                          f"4-byte IDX header")
@@ -99,21 +140,36 @@ def read_idx(path, expected_magic: int | None = None) -> np.ndarray:
                          f"{expected_magic}")
     ndim = raw[3]
     header = 4 + 4 * ndim
+    raw += _read_exactly(stream, header - 4, path, compressed)
     if len(raw) < header:
         raise ValueError(f"read_idx: {path} is truncated inside its header ({len(raw)} bytes, "
                          f"the header of a {ndim}-dimensional file has {header})")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = _TYPES[raw[2]]
-    expected = int(np.prod(shape)) * dtype.itemsize
-    found = len(raw) - header
-    if found < expected:
+    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    # Sizes are checked before the data is read or inflated: a header that announces more than
+    # the limit, or more than the file (or its compressed bytes) can hold, is refused first.
+    if expected > max_bytes:
+        raise ValueError(f"read_idx: {path} announces shape {shape} of "
+                         f"{dtype.newbyteorder('=')}, {expected:,} bytes, more than the "
+                         f"{max_bytes:,} allowed (pass max_bytes to read larger files)")
+    capacity = (file_size * _MAX_GZIP_RATIO if compressed else file_size - header)
+    if expected > capacity:
+        what = f"its {file_size:,} compressed bytes can hold" if compressed \
+            else f"the {file_size - header:,} bytes after its header"
         raise ValueError(f"read_idx: {path} is truncated: its header announces shape {shape} "
-                         f"of {dtype.newbyteorder('=')} ({expected} bytes) but only {found} "
-                         f"bytes follow")
-    if found > expected:
-        raise ValueError(f"read_idx: {path} is corrupt: {found - expected} bytes more than the "
-                         f"shape {shape} in its header announces")
-    array = np.frombuffer(raw, dtype=dtype, count=int(np.prod(shape)), offset=header)
+                         f"of {dtype.newbyteorder('=')} ({expected} bytes), more than {what}")
+    body = _read_exactly(stream, expected, path, compressed)
+    if len(body) < expected:
+        raise ValueError(f"read_idx: {path} is truncated: its header announces shape {shape} "
+                         f"of {dtype.newbyteorder('=')} ({expected} bytes) but only "
+                         f"{len(body)} bytes follow")
+    extra = len(_read_exactly(stream, _CHUNK, path, compressed))  # bounded, even for a bomb
+    if extra:
+        more = f"{extra}" if extra < _CHUNK else f"at least {extra}"
+        raise ValueError(f"read_idx: {path} is corrupt: {more} bytes more than the shape "
+                         f"{shape} in its header announces")
+    array = np.frombuffer(body, dtype=dtype, count=int(np.prod(shape)))
     if dtype.byteorder == ">":
         array = array.astype(dtype.newbyteorder("="))
         array.flags.writeable = False

@@ -47,6 +47,8 @@ class _Group:
     size = 1
     local_size = 1       # ranks on this machine (they share its cores)
     previous_excepthook = None
+    previous_exit = None
+    exit_status = None   # the failing status of a sys.exit on this rank, if any
 
 
 _group = _Group()
@@ -96,9 +98,11 @@ def init_process_group(backend: str = "mpi", abort_on_exception: bool = True) ->
         backend: ``'mpi'``, the only backend (PyTorch's argument name).
         abort_on_exception: when more than one rank runs, an exception that escapes on one rank
             prints its traceback and aborts the whole job (``MPI_Abort``), instead of leaving the
-            other ranks waiting forever in their next collective. ``sys.exit(code)`` is not an
-            exception the hook sees: a rank that must stop the job should raise, or call
-            ``abort(code)`` (``locograd train`` does so for its error exits).
+            other ranks waiting forever in their next collective; so does ``sys.exit(code)``
+            with a non-zero code (or a message) on one rank. ``sys.exit(0)`` (or ``None``)
+            before the others are done still leaves them waiting: that is a normal end, which
+            a rank cannot tell from finishing early. (A failing ``sys.exit`` whose
+            ``SystemExit`` is caught and swallowed still aborts the job when the rank exits.)
 
     Raises:
         ImportError: mpi4py or the MPI library is missing (the message says what to install).
@@ -126,6 +130,33 @@ def init_process_group(backend: str = "mpi", abort_on_exception: bool = True) ->
     if abort_on_exception and _group.size > 1:
         _group.previous_excepthook = sys.excepthook
         sys.excepthook = _abort_on_exception
+        _group.previous_exit = sys.exit
+        sys.exit = _exit_and_abort
+        import atexit
+        atexit.register(_abort_after_failed_exit)
+
+
+def _exit_and_abort(status=None):
+    """``sys.exit`` while a multi-rank group runs: remember a failing status, so that the exit
+    takes the job down (``_abort_after_failed_exit``) instead of hanging the other ranks."""
+    if status not in (None, 0):
+        _group.exit_status = status
+    raise SystemExit(status)
+
+
+def _abort_after_failed_exit() -> None:
+    """At interpreter exit: abort the job if this rank left by ``sys.exit`` with a failure,
+    before any ``finally`` or ``atexit`` code of the others could wait for it."""
+    status = _group.exit_status
+    if status is None or _group.comm is None or _group.size <= 1:
+        return
+    code = status if isinstance(status, int) and not isinstance(status, bool) else 1
+    rank, size = _group.rank, _group.size
+    if not isinstance(status, int):
+        sys.stderr.write(f"[rank {rank}] {status}\n")
+    sys.stderr.write(f"[rank {rank}] locograd.distributed: rank {rank} of {size} called "
+                     f"sys.exit({status!r}); aborting the job (MPI_Abort)\n")
+    abort(code)
 
 
 def _abort_on_exception(kind, value, trace) -> None:
@@ -154,6 +185,9 @@ def destroy_process_group() -> None:
         return
     if sys.excepthook is _abort_on_exception:
         sys.excepthook = _group.previous_excepthook or sys.__excepthook__
+    if sys.exit is _exit_and_abort:
+        sys.exit = _group.previous_exit
+    _group.exit_status = None
     _group.comm.Free()
     _group.comm = None
     _group.rank, _group.size, _group.local_size = 0, 1, 1
