@@ -16,11 +16,13 @@ from .autograd import (Function, backward, enable_grad, grad, inference_mode, is
 from .backend import (Generator, as_dtype, bool_, default_generator, float16, float32, float64,
                       get_default_dtype, initial_seed, int8, int16, int32, int64, manual_seed,
                       promote_types, seed, set_default_dtype, uint8)
+from .backend.devices import device, get_default_device, set_default_device
 from .tensor import Tensor
 from .factory import *  # noqa: F401,F403
 from .ops import *  # noqa: F401,F403
 from . import nn, optim  # noqa: E402  (built on the core above)
 from .io import load, save  # noqa: E402
+from . import accelerator, cuda  # noqa: E402  (CuPy itself is imported on first need)
 
 __version__ = "0.1.0"
 

@@ -20,6 +20,7 @@ from . import ops
 from .autograd.grad_mode import state as _grad_state
 from .autograd.tensor_base import TensorBase, new_tensor, register_tensor_class
 from .backend import as_dtype
+from .backend.devices import CPU, device, device_of, resolve, to_device
 from .ops._common import binary_operands, operand
 
 __all__ = ["Tensor"]
@@ -77,8 +78,13 @@ class Tensor(TensorBase):
         return self.data.dtype
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> device:
+        """Where the data lives: ``device(type='cpu')`` or ``device(type='cuda', index=N)``."""
+        return CPU if type(self.data) is _ndarray else device_of(self.data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return type(self.data) is not _ndarray and device_of(self.data).type == "cuda"
 
     @property
     def is_floating_point(self):
@@ -125,8 +131,13 @@ class Tensor(TensorBase):
         return None if self.grad_fn is None else self.grad_fn.label
 
     # ------------------------------------------------------------------ conversion
-    def numpy(self) -> np.ndarray:
-        """The underlying array (no copy)."""
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The underlying array (no copy). A tensor on a device raises, as in PyTorch, unless
+        ``force=True`` (then: a host copy)."""
+        if type(self.data) is not _ndarray:
+            if force:
+                return to_device(self.data, CPU)
+            raise TypeError(_host_error(self, "numpy()"))
         return self.data
 
     def item(self):
@@ -140,6 +151,8 @@ class Tensor(TensorBase):
         return self.data.tolist()
 
     def __array__(self, dtype=None, copy=None):
+        if type(self.data) is not _ndarray:
+            raise TypeError(_host_error(self, "conversion to a NumPy array"))
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __float__(self):
@@ -160,16 +173,39 @@ class Tensor(TensorBase):
                                f"ambiguous; use .any() or .all()")
         return bool(self.data.item())
 
-    def to(self, dtype=None, *args, copy: bool = False, **kwargs):
-        """Convert to ``dtype`` (a differentiable cast); ``'cpu'`` is accepted as a device."""
-        if isinstance(dtype, str) and dtype in ("cpu",):
-            return self.clone() if copy else self
-        if dtype is None:
-            return self.clone() if copy else self
-        d = as_dtype(dtype)
-        if d == self.data.dtype and not copy:
-            return self
-        return ops.Cast.apply(self, d)
+    def to(self, *args, dtype=None, device=None, copy: bool = False, non_blocking: bool = False,
+           memory_format=None):
+        """Move and/or convert, as PyTorch: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
+        ``to(other)`` (its device and dtype), ``to(device=..., dtype=...)``. Differentiable:
+        the gradient comes back to this tensor's device and dtype. Returns ``self`` when nothing
+        changes (unless ``copy``). ``non_blocking`` and ``memory_format`` are accepted.
+
+        Example:
+            >>> import locograd as lg
+            >>> lg.ones(2).to("cpu", lg.float64).dtype
+            dtype('float64')
+        """
+        dtype, device = parse_to_arguments(args, dtype, device)
+        out = self
+        if device is not None:
+            target = resolve(device)
+            if target != self.device:
+                out = ops.to_device(out, target)
+        if dtype is not None:
+            d = as_dtype(dtype)
+            if d != out.data.dtype:
+                out = ops.Cast.apply(out, d)
+        if copy and out is self:
+            out = ops.clone(self)
+        return out
+
+    def cuda(self, device=None, non_blocking: bool = False):
+        """This tensor on a CUDA device (the current one by default)."""
+        if device is None:
+            device = "cuda"
+        elif isinstance(device, int):
+            device = f"cuda:{device}"
+        return self.to(device)
 
     def astype(self, dtype):
         """NumPy spelling of ``to(dtype)``."""
@@ -202,7 +238,8 @@ class Tensor(TensorBase):
         return self.to(other.data.dtype)
 
     def cpu(self):
-        return self
+        """This tensor on the CPU (itself when it is there)."""
+        return self if type(self.data) is _ndarray else ops.to_device(self, CPU)
 
     def clone(self):
         return ops.clone(self)
@@ -214,13 +251,18 @@ class Tensor(TensorBase):
         return bool(self.data.flags.c_contiguous)
 
     def data_ptr(self) -> int:
+        if type(self.data) is not _ndarray:
+            return int(getattr(self.data.data, "ptr", id(self.data)))
         return self.data.__array_interface__["data"][0]
 
     # ------------------------------------------------------------------ repr
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4,
+        host = self.data if type(self.data) is _ndarray else to_device(self.data, CPU)
+        body = np.array2string(host, separator=", ", prefix="tensor(", precision=4,
                                threshold=200, edgeitems=3)
         extra = [f"dtype={self.data.dtype}"]
+        if type(self.data) is not _ndarray:
+            extra.insert(0, f"device='{self.device}'")
         if self.grad_fn is not None:
             extra.append(f"grad_fn=<{self.grad_fn.label}Backward>")
         elif self.requires_grad:
@@ -583,6 +625,40 @@ class Tensor(TensorBase):
             raise TypeError("iteration over a 0-d tensor")
         return iter(ops.unbind(self, 0)) if self.requires_grad else \
             (new_tensor(row) for row in self.data)
+
+
+def _host_error(tensor, what: str) -> str:
+    return (f"can't convert {tensor.device} device type tensor to numpy ({what}). Use "
+            f"Tensor.cpu() to copy the tensor to host memory first.")
+
+
+def _is_device_spec(value) -> bool:
+    if isinstance(value, (device, int)) and not isinstance(value, bool):
+        return True
+    if isinstance(value, str):
+        try:
+            device(value)
+        except (ValueError, RuntimeError):
+            return False
+        return True
+    return False
+
+
+def parse_to_arguments(args, dtype, device):
+    """``Tensor.to``'s positional forms: a tensor, a device, a dtype (in any order)."""
+    for a in args:
+        if isinstance(a, TensorBase):
+            dtype = a.data.dtype if dtype is None else dtype
+            device = a.device if device is None else device
+        elif _is_device_spec(a):
+            if device is not None:
+                raise TypeError(f"to: got two devices ({device!r} and {a!r})")
+            device = a
+        elif a is not None:
+            if dtype is not None:
+                raise TypeError(f"to: got two dtypes ({dtype!r} and {a!r})")
+            dtype = a
+    return dtype, device
 
 
 def _keep_old_value(tensor: Tensor, node) -> None:

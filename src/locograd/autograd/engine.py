@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import threading
 import traceback
 
 import numpy as np
@@ -27,6 +28,7 @@ import numpy as np
 from .function import RELEASED, Function
 from .grad_mode import debug_state as _debug
 from .grad_mode import state as _state
+from ..backend import namespace
 from .tensor_base import PostAccumulateGradHook, TensorBase, new_tensor
 
 __all__ = ["backward", "grad"]
@@ -106,7 +108,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for i, (t, g) in enumerate(zip(inputs, result)):
         if g is None:
             if materialize_grads:
-                g = new_tensor(np.zeros_like(t.data))
+                g = new_tensor(namespace(t.data).zeros_like(t.data))
             elif not allow_unused:
                 raise RuntimeError(
                     f"grad: input {i} (shape {tuple(t.data.shape)}) was not used in the graph of "
@@ -150,10 +152,10 @@ def _make_grads(tensors, grad_tensors, where):
                     f"output has shape {tuple(t.data.shape)}. Pass the upstream gradient, e.g. "
                     f"y.backward(gradient=lg.ones_like(y)) to differentiate y.sum(), or reduce "
                     f"the output to a scalar first.")
-            g = new_tensor(np.ones_like(t.data))
+            g = new_tensor(namespace(t.data).ones_like(t.data))
         else:
             if not isinstance(g, TensorBase):
-                g = new_tensor(np.asarray(g, dtype=t.data.dtype))
+                g = new_tensor(namespace(t.data).asarray(g, dtype=t.data.dtype))
             if g.data.shape != t.data.shape:
                 raise RuntimeError(
                     f"{where}: the gradient for output {i} has shape {tuple(g.data.shape)} but the "
@@ -165,22 +167,28 @@ def _make_grads(tensors, grad_tensors, where):
     return out
 
 
+def _array(g):
+    """A gradient value that is not a tensor as an array (numbers become 0-d NumPy arrays)."""
+    return g if type(g) is _ndarray or hasattr(g, "shape") and not isinstance(g, np.generic) \
+        else np.asarray(g)
+
+
 def _as_value(g, create_graph):
-    """A gradient as the engine's value type: a tensor when recording, else an ndarray."""
+    """A gradient as the engine's value type: a tensor when recording, else an array."""
     if create_graph:
-        return g if isinstance(g, TensorBase) else new_tensor(np.asarray(g))
-    return g.data if isinstance(g, TensorBase) else np.asarray(g)
+        return g if isinstance(g, TensorBase) else new_tensor(_array(g))
+    return g.data if isinstance(g, TensorBase) else _array(g)
 
 
 def _as_tensor(g):
     if g is None or isinstance(g, TensorBase):
         return g
-    return new_tensor(g if type(g) is _ndarray else np.asarray(g))
+    return new_tensor(_array(g))
 
 
 def _fit(g, shape, dtype, node, index, create_graph):
     """Check a gradient against its input's shape and dtype; unbroadcast and cast as needed."""
-    if not isinstance(g, (TensorBase, _ndarray)):
+    if not isinstance(g, (TensorBase, _ndarray)) and not hasattr(g, "shape"):
         if not isinstance(g, (np.generic, float, int)):
             raise TypeError(f"{node.label}.backward returned a {type(g).__name__} as the "
                             f"gradient of input {index}; expected a Tensor or None")
@@ -209,8 +217,9 @@ def _check_anomaly(node, grads):
     for i, g in enumerate(grads):
         if g is None:
             continue
-        d = g.data if isinstance(g, TensorBase) else np.asarray(g)
-        if d.dtype.kind in "fc" and not np.all(np.isfinite(d)):
+        d = g.data if isinstance(g, TensorBase) else _array(g)
+        xp = namespace(d)
+        if d.dtype.kind in "fc" and not bool(xp.all(xp.isfinite(d))):
             where = ""
             if node._trace:
                 user = [f for f in node._trace if not f.filename.startswith(_PACKAGE_DIR)]
@@ -220,7 +229,7 @@ def _check_anomaly(node, grads):
                             f"{f.name}: {f.line}"
                 where += "\nThe operation was created at (most recent call last):\n" + "".join(
                     traceback.format_list(node._trace[-8:]))
-            bad = "NaN" if np.isnan(d).any() else "Inf"
+            bad = "NaN" if bool(xp.isnan(d).any()) else "Inf"
             raise RuntimeError(
                 f"detect_anomaly: function '{node.label}Backward' returned {bad} values in its "
                 f"output {i} (the gradient for its input {i}, shape {tuple(d.shape)}).{where}")
@@ -333,7 +342,7 @@ def _run(roots, root_grads, retain_graph, create_graph, inputs):
                         continue
                     r = hook(g)
                     if r is not None:
-                        g = r
+                        g = _checked_hook_result(r, g, leaf, hook)
             if capture is None:
                 _accumulate_into_leaf(leaf, g, create_graph, stored)
                 if leaf._hooks:
@@ -402,12 +411,16 @@ def _check_count(node, gin):
 
 
 def _zero_filled(node, gouts: list) -> list:
-    """The output gradients of a multi-output node as arrays, zeros where none arrived."""
+    """The output gradients of a multi-output node as arrays, zeros where none arrived (on the
+    device of a gradient that did arrive)."""
+    xp = None
     out = []
     for k, g in enumerate(gouts):
         if g is None and node._out_meta[k] is not None:
+            if xp is None:
+                xp = namespace(next(v for v in gouts if v is not None))
             shape, dtype = node._out_meta[k]
-            g = np.zeros(shape, dtype)
+            g = xp.zeros(shape, dtype)
         out.append(g)
     return out
 
@@ -418,10 +431,11 @@ def _pre_backward(node, gout, capture, captured, create_graph):
     if type(gout) is list:
         gouts = [_as_tensor(g) for g in gout]
         if node.__dict__.get("_materialize", True):
+            arrived = next((g.data for g in gouts if g is not None), None)
             for k, g in enumerate(gouts):
-                if g is None and node._out_meta[k] is not None:
+                if g is None and node._out_meta[k] is not None and arrived is not None:
                     shape, dtype = node._out_meta[k]
-                    gouts[k] = new_tensor(np.zeros(shape, dtype))
+                    gouts[k] = new_tensor(namespace(arrived).zeros(shape, dtype))
     else:
         gouts = [_as_tensor(gout)]
     hooks = node._hooks_
@@ -436,7 +450,7 @@ def _pre_backward(node, gout, capture, captured, create_graph):
                     continue
                 r = hook(gouts[k])
                 if r is not None:
-                    gouts[k] = r
+                    gouts[k] = _checked_hook_result(r, gouts[k], node, hook, k)
             if retain is not None:
                 retain(gouts[k])
         for hook in hooks.get("pre", ()):
@@ -482,8 +496,38 @@ def _post_accumulate(leaf):
             hook.function(leaf)
 
 
+def _checked_hook_result(result, grad, owner, hook, output_nr=0):
+    """A tensor hook's replacement gradient, checked where it is returned: a tensor of the
+    gradient's shape (a hook that changes the shape would corrupt ``.grad`` or blame the next
+    node)."""
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if isinstance(owner, Function):
+        whose = f"output {output_nr} of {owner.label}"
+    else:
+        whose = f"the leaf tensor of shape {tuple(owner.data.shape)}"
+    if not isinstance(result, TensorBase):
+        raise TypeError(f"hook {name!r} registered on {whose} returned a "
+                        f"{type(result).__name__}; a tensor hook must return None or a tensor")
+    if result.data.shape != grad.data.shape:
+        raise RuntimeError(f"hook {name!r} registered on {whose} returned a gradient of shape "
+                           f"{tuple(result.data.shape)}, but the gradient has shape "
+                           f"{tuple(grad.data.shape)}")
+    return result
+
+
+# One lock for every accumulation into a leaf's ``.grad``: two threads backpropagating into a
+# shared leaf (PyTorch's engine guarantees this too) must not lose each other's updates.
+_accumulate_lock = threading.Lock()
+
+
 def _accumulate_into_leaf(leaf, g, create_graph, stored):
-    """``leaf.grad += g`` with PyTorch semantics, never aliasing one buffer into two ``.grad``."""
+    """``leaf.grad += g`` with PyTorch semantics, never aliasing one buffer into two ``.grad``;
+    safe across threads."""
+    with _accumulate_lock:
+        _accumulate_unlocked(leaf, g, create_graph, stored)
+
+
+def _accumulate_unlocked(leaf, g, create_graph, stored):
     old = leaf.grad
     if old is None:
         if create_graph:
@@ -491,14 +535,15 @@ def _accumulate_into_leaf(leaf, g, create_graph, stored):
             return
         data = g.data
         if id(g) in stored or id(data) in stored or data.base is not None \
-                or not data.flags.writeable or not data.flags.c_contiguous:
-            g = new_tensor(np.array(data, copy=True, order="C"))
+                or not getattr(data.flags, "writeable", True) or not data.flags.c_contiguous:
+            g = new_tensor(data.copy(order="C"))
         stored.add(id(g))
         stored.add(id(g.data))
         leaf.grad = g
     elif create_graph or old.requires_grad or g.requires_grad:
         leaf.grad = old + g
-    elif old.data.flags.writeable and old.data.shape == g.data.shape:
-        np.add(old.data, g.data, out=old.data, casting="same_kind")
+    elif getattr(old.data.flags, "writeable", True) and old.data.shape == g.data.shape:
+        od = old.data
+        od += g.data
     else:
         leaf.grad = new_tensor(old.data + g.data)

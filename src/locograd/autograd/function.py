@@ -246,7 +246,11 @@ class Function:
         if not record:
             n = len(args)
             ctx.needs_input_grad = _NO_GRADS[n] if n < 16 else (False,) * n
-            raw = cls.forward(ctx, *args)
+            try:
+                raw = cls.forward(ctx, *args)
+            except TypeError:
+                _raise_if_devices_differ(cls, args)
+                raise
             if type(raw) is _ndarray:
                 t = _new(_tensor_base._TENSOR_CLASS)
                 t.data = raw
@@ -283,7 +287,11 @@ class Function:
             finally:
                 _state.enabled = True
         else:
-            raw = cls.forward(ctx, *args)
+            try:
+                raw = cls.forward(ctx, *args)
+            except TypeError:
+                _raise_if_devices_differ(cls, args)
+                raise
         ctx._next = tuple(edges)
         ctx._seq = _next_seq()
         if _debug.active:  # anomaly mode or value capture: off the hot path
@@ -317,6 +325,22 @@ class Function:
 
 
 FunctionCtx = Function
+
+
+def _raise_if_devices_differ(cls, args) -> None:
+    """After a forward failed with a TypeError (the way CuPy refuses host arrays): if the
+    tensor arguments live on different devices, say so, naming the op and the devices. Costs
+    nothing when forward succeeds."""
+    seen = []
+    for a in args:
+        if isinstance(a, TensorBase):
+            d = a.device
+            if d not in seen:
+                seen.append(d)
+    if len(seen) > 1:
+        raise RuntimeError(f"{cls.label}: expected all tensors to be on the same device, but "
+                           f"found at least two devices, {seen[0]} and {seen[1]}; move them "
+                           f"with .to(device) first") from None
 
 
 def _debug_record(ctx, raw) -> None:
@@ -400,6 +424,8 @@ def _as_array(raw, cls) -> np.ndarray:
         return np.asarray(raw)
     if isinstance(raw, _ndarray):  # ndarray subclasses (np.matrix, masked arrays) become plain
         return np.asarray(raw)
+    if hasattr(raw, "shape") and hasattr(raw, "dtype") and hasattr(raw, "device"):
+        return raw  # an array of a device backend (CuPy, the stand-in)
     raise TypeError(f"{cls.__name__}.forward must return ndarrays or Tensors, "
                     f"got {type(raw).__name__}")
 

@@ -17,6 +17,8 @@ import numpy as np
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor_base import RemovableHandle, TensorBase, new_tensor, reset_grad
 from ..backend import as_dtype
+from ..backend.devices import resolve, to_device
+from ..tensor import parse_to_arguments
 from ._hooks import BackwardHookState
 from .parameter import Parameter
 
@@ -259,37 +261,38 @@ class Module:
         return self
 
     def to(self, *args, dtype=None, device=None, **kwargs) -> "Module":
-        """Convert floating-point parameters and buffers to a float dtype, in place.
+        """Move parameters and buffers to a device and/or floating ones to a float dtype, in
+        place.
 
-        Accepts PyTorch's forms ``to(dtype)``, ``to(device)``, ``to(device, dtype)`` and
-        ``to(dtype=...)``; the only device is ``'cpu'`` (a no-op).
+        Accepts PyTorch's forms ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
+        ``to(tensor)`` and ``to(dtype=..., device=...)``. Parameters stay the same objects (an
+        optimiser built before the move keeps working); their gradients move with them.
 
         Example:
             >>> import locograd as lg
             >>> lg.nn.Linear(2, 2).to(lg.float64).weight.dtype
             dtype('float64')
         """
-        for a in (device,) + args:
-            if a is None or isinstance(a, str) and a == "cpu":
-                continue
-            if isinstance(a, str) and a.split(":")[0] in ("cuda", "mps", "xpu", "meta"):
-                raise RuntimeError(f"Module.to: locograd runs on the CPU only, got device {a!r}")
-            if dtype is not None:
-                raise TypeError(f"Module.to: got two dtypes ({dtype!r} and {a!r})")
-            dtype = a
-        if dtype is None:
+        dtype, device = parse_to_arguments(args, dtype, device)
+        target = None if device is None else resolve(device)
+        d = None
+        if dtype is not None:
+            d = as_dtype(dtype)
+            if d.kind != "f":
+                raise TypeError(f"Module.to: only floating dtypes are supported, got {d}")
+        if d is None and target is None:
             return self
-        d = as_dtype(dtype)
-        if d.kind != "f":
-            raise TypeError(f"Module.to: only floating dtypes are supported, got {d}")
         for m in self.modules():
             for store in (m._parameters, m._buffers):
                 for t in store.values():
-                    if t is not None and t.data.dtype.kind == "f" and t.data.dtype != d:
-                        t.data = t.data.astype(d)
-                        if t.grad is not None:
-                            t.grad = new_tensor(t.grad.data.astype(d))
+                    if t is not None:
+                        _move_in_place(t, d, target)
         return self
+
+    def cuda(self, device=None) -> "Module":
+        """Move every parameter and buffer to a CUDA device, in place."""
+        return self.to("cuda" if device is None else
+                       f"cuda:{device}" if isinstance(device, int) else device)
 
     def float(self) -> "Module":
         return self.to(np.float32)
@@ -301,7 +304,8 @@ class Module:
         return self.to(np.float16)
 
     def cpu(self) -> "Module":
-        return self
+        """Move every parameter and buffer to the CPU, in place."""
+        return self.to("cpu")
 
     def num_parameters(self, only_trainable: bool = False) -> int:
         return sum(p.data.size for p in self.parameters()
@@ -586,3 +590,21 @@ def _check_name(module, name: str) -> None:
     if hasattr(type(module), name) and name not in module._parameters \
             and name not in module._buffers and name not in module._modules:
         raise KeyError(f"attribute '{name}' already exists on {type(module).__name__}")
+
+
+def _move_in_place(t, dtype, target) -> None:
+    """Give tensor ``t`` (and its gradient) ``dtype`` (floating tensors only) and ``target``."""
+    for holder in (t, t.grad):
+        if holder is None:
+            continue
+        data = holder.data
+        if dtype is not None and data.dtype.kind == "f" and data.dtype != dtype:
+            data = data.astype(dtype)
+        if target is not None:
+            data = to_device(data, target)
+        if data is not holder.data:
+            if holder is t:
+                t.data = data
+            else:
+                t.grad = new_tensor(data)
+

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..autograd.tensor_base import TensorBase, new_tensor
-from ..backend import _dtype_state, namespace, promote_types
+from ..backend import _dtype_state, devices, namespace, promote_types
+from ..backend.devices import device_of
 from ._common import (binary_operands, broadcast_error, float_input, is_array, namespace_of,
                       operand, to_array)
 from .comparison import *  # noqa: F401,F403  (re-exported)
@@ -28,7 +29,7 @@ from .unary import sigmoid, sigmoid_array
 
 
 __all__ = [
-    "Add", "Sub", "Mul", "Div", "Neg", "Pow", "Cast", "add", "sub", "mul", "div", "neg", "pow",
+    "Add", "Sub", "Mul", "Div", "Neg", "Pow", "Cast", "ToDevice", "to_device", "add", "sub", "mul", "div", "neg", "pow",
     "square", "reciprocal", "abs", "sign", "relu", "softplus", "clamp", "clamp_min",
     "clamp_max", "clip", "maximum", "minimum", "where", "remainder", "fmod", "logaddexp",
     "exp2", "lerp", "addcmul", "addcdiv", "multiply", "divide", "true_divide", "subtract",
@@ -409,6 +410,28 @@ class Cast(Function):
         if ctx.in_dtype.kind not in "fc":
             return None, None
         return grad.astype(ctx.in_dtype), None
+
+
+class ToDevice(Function):
+    """Copy to another device; the gradient is copied back to the input's device."""
+
+    label = "ToDevice"
+
+    @staticmethod
+    def forward(ctx, x, target):
+        ctx.source = device_of(x.data)
+        return devices.to_device(x.data, target)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return to_device(grad, ctx.source), None
+
+
+def to_device(x, target):
+    """``x`` (a tensor, or a value inside a rule) on the resolved device ``target``."""
+    if isinstance(x, TensorBase):
+        return ToDevice.apply(x, target)
+    return devices.to_device(x, target)
 
 
 class Remainder(Function):

@@ -1,7 +1,8 @@
-"""The array backend, the dtype policy and the random generators.
+"""The array backends, devices, the dtype policy and the random generators.
 
-Everything numerical in locograd goes through NumPy (``np`` below). This module is the lowest
-floor of the package: it imports nothing from locograd.
+Arrays are NumPy's on the CPU and CuPy's on CUDA devices (``device``; a CPU stand-in for a device
+in tests, ``standin``). ``namespace(value)`` gives the ``xp`` an op's rule is written against.
+This package is the lowest floor of locograd: it imports nothing from the rest.
 
 Dtype policy (the same as PyTorch's, written out once here):
 
@@ -250,6 +251,11 @@ def _namespace_of_other(value):
             return ns
     if isinstance(value, _SCALARS) or isinstance(value, np.ndarray):
         return np
+    module = type(value).__module__
+    if module.startswith("cupy"):  # CuPy is imported by then: the array exists
+        import cupy
+        register_namespace(type(value), cupy)
+        return cupy
     raise TypeError(f"no array namespace for a value of type {type(value).__name__}")
 
 
@@ -258,4 +264,10 @@ def register_namespace(array_type: type, ns, subclasses: bool = False) -> None:
     _NAMESPACES[array_type] = ns
     if subclasses:
         _BASE_NAMESPACES.append((array_type, ns))
+
+
+from . import standin  # noqa: E402  (after the namespace registry it uses)
+from .devices import device  # noqa: E402,F401
+
+register_namespace(standin.StandInArray, standin.NAMESPACE)
 
