@@ -210,3 +210,61 @@ def test_adaptive_avg_pool2d_matches_pytorch(size):
     x = np.random.default_rng(5).standard_normal((2, 3, 8, 7))
     _compare(lambda x: F.adaptive_avg_pool2d(x, size),
              lambda x: torch.nn.functional.adaptive_avg_pool2d(x, size), (x,), torch)
+
+
+# ------------------------------------------------------------------------------ empty batches
+
+@pytest.mark.parametrize("name,ours,theirs,shapes", [
+    ("conv2d", lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, groups=2),
+     lambda tf, x, w, b: tf.conv2d(x, w, b, stride=2, padding=1, groups=2),
+     ((0, 4, 5, 6), (6, 2, 3, 3), (6,))),
+    ("conv1d", lambda x, w: F.conv1d(x, w, padding=1), lambda tf, x, w: tf.conv1d(x, w, padding=1),
+     ((0, 3, 7), (2, 3, 3))),
+    ("conv_transpose2d", lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, groups=2),
+     lambda tf, x, w, b: tf.conv_transpose2d(x, w, b, stride=2, groups=2),
+     ((0, 4, 3, 3), (4, 1, 3, 3), (2,))),
+    ("max_pool2d", lambda x: F.max_pool2d(x, 3, stride=2, padding=1),
+     lambda tf, x: tf.max_pool2d(x, 3, stride=2, padding=1), ((0, 2, 5, 6),)),
+    ("max_pool1d", lambda x: F.max_pool1d(x, 2), lambda tf, x: tf.max_pool1d(x, 2), ((0, 2, 5),)),
+    ("avg_pool2d", lambda x: F.avg_pool2d(x, 2, padding=1, ceil_mode=True),
+     lambda tf, x: tf.avg_pool2d(x, 2, padding=1, ceil_mode=True), ((0, 2, 5, 6),)),
+    ("adaptive_avg_pool2d", lambda x: F.adaptive_avg_pool2d(x, (3, 2)),
+     lambda tf, x: tf.adaptive_avg_pool2d(x, (3, 2)), ((0, 2, 5, 4),)),
+])
+def test_an_empty_batch_gives_an_empty_output_as_pytorch(name, ours, theirs, shapes):
+    """Issue 17: a batch of 0 failed inside NumPy's reshape; PyTorch returns an empty output of
+    the right shape, and zero gradients for the weight and bias."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    inputs = [rng.standard_normal(s) for s in shapes]
+    out = ours(*[lg.tensor(a) for a in inputs])
+    expected = theirs(torch.nn.functional, *[torch.tensor(a) for a in inputs])
+    assert out.shape == tuple(expected.shape) and out.dtype == np.float64
+    _compare(ours, lambda *t: theirs(torch.nn.functional, *t), inputs, torch)
+    # The recorded backward (create_graph=True) takes the same shapes.
+    leaves = [lg.tensor(a, requires_grad=True) for a in inputs]
+    grads = lg.grad(ours(*leaves).sum(), leaves, create_graph=True)
+    assert [g.shape for g in grads] == [t.shape for t in leaves]
+
+
+# ------------------------------------------------------------------------------ im2col (K-FAC)
+
+@pytest.mark.parametrize("kwargs,x_shape,w_shape", [
+    (dict(stride=2, padding=1), (2, 3, 7, 6), (4, 3, 3, 3)),
+    (dict(stride=(1, 2), padding=(2, 0), dilation=(2, 1), groups=2), (1, 4, 6, 7), (2, 2, 2, 3)),
+])
+def test_im2col_is_the_windows_and_col2im_its_adjoint(kwargs, x_shape, w_shape):
+    from locograd.ops.conv import col2im, conv_params, grad_matrix, im2col, weight_matrix
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    p = conv_params("test", x_shape, w_shape, kwargs.get("stride", 1), kwargs.get("padding", 0),
+                    kwargs.get("dilation", 1), kwargs.get("groups", 1))
+    cols = im2col(x, w_shape[2:], p)
+    # One GEMM per group of the columns with the weight matrix is the convolution.
+    wm = weight_matrix(w, p.groups)
+    out = np.einsum("lgk,gok->lgo", cols, wm).reshape(cols.shape[0], -1)
+    expected = F.conv2d(lg.tensor(x), lg.tensor(w), **kwargs).data
+    np.testing.assert_allclose(out, grad_matrix(expected), atol=1e-12)
+    c = rng.standard_normal(cols.shape)
+    np.testing.assert_allclose((cols * c).sum(), (x * col2im(c, x_shape, w_shape[2:], p)).sum(),
+                               rtol=1e-12)

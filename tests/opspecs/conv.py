@@ -86,7 +86,7 @@ SPECS = [
     OpSpec("max_pool2d", lambda x: F.max_pool2d(x, 2),
            lambda rng: (_distinct(rng, (2, 3, 4, 6)),),
            reference=lambda x: x.reshape(2, 3, 2, 2, 3, 2).max(axis=(3, 5)),
-           covers=("MaxPool2d", "IndexAddZeros", "Getitem")),
+           covers=("MaxPool2d", "MaxPool2dBackward", "MaxPool2dSelect")),
     OpSpec("max_pool2d_overlap_padding",
            lambda x: F.max_pool2d(x, 3, stride=2, padding=1),
            lambda rng: (_distinct(rng, (2, 2, 5, 6)),), covers=("MaxPool2d",)),

@@ -9,8 +9,10 @@ kernel positions only, in im2col and in col2im (the input gradient).
 A convolution is bilinear in (input, weight), and so are its two gradients: with respect to the
 input (a transposed convolution of the output gradient, ``Conv2dInputGrad``) and with respect to
 the weight (a correlation of the input with the output gradient, ``Conv2dWeightGrad``). Each of
-the three is a ``Function`` whose backward is written with the other two, so gradients of any
-order exist (``gradgradcheck`` passes).
+the three is a ``Function`` whose one backward rule is written with the other two through
+value-level forms (``_conv``, ``_conv_input_grad``, ``_conv_weight_grad``): on arrays (NumPy or
+CuPy, the unrecorded pass) they run the im2col kernels directly, on tensors (a recorded pass)
+they build the nodes, so gradients of any order exist (``gradgradcheck`` passes).
 
 The pooling ops (``ops/pooling.py``) and the normalisation ops (``ops/normalization.py``) are
 re-exported here, so ``locograd.nn.functional`` finds them with the convolutions.
@@ -22,14 +24,14 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.tensor_base import TensorBase
+from ..backend import namespace
 from .normalization import *  # noqa: F401,F403  (re-exported: see the module docstring)
 from .normalization import __all__ as _normalization_all
 from .pooling import *  # noqa: F401,F403
 from .pooling import __all__ as _pooling_all
 from .pooling import _pair, _unbatch
 from .shape import reshape
-
-_LEGACY_RULES = True  # TRANSITION: twin rules not yet merged (see Function)
 
 __all__ = ["conv2d", "conv1d", "conv_transpose2d"] + list(_pooling_all) + \
     list(_normalization_all)
@@ -41,40 +43,79 @@ ConvParams = namedtuple("ConvParams", ["stride", "padding", "dilation", "groups"
 
 
 # ------------------------------------------------------------------------------ im2col / col2im
-# Layout: channels last. The input is copied once to (N, Hp, Wp, G, Cg) (padding included), and
-# the columns are (N*Ho*Wo, G, kh*kw*Cg) with the channels innermost: every copy below moves
-# contiguous runs of channels, several times faster than gathering 3-element kernel rows.
+# Array kernels (NumPy or CuPy, ``xp = namespace(x)``), public for K-FAC, which builds its
+# factors from the same columns. Layout: channels last. The input is copied once to
+# (N, Hp, Wp, G, Cg) (padding included), and the columns are (N*Ho*Wo, G, kh*kw*Cg) with the
+# channels innermost: every copy below moves contiguous runs of channels, several times faster
+# than gathering 3-element kernel rows. The windows are basic strided slices, one per kernel
+# position, which both backends write and read as views (no stride tricks, no scatter-add), and
+# every reshape names its sizes, so an empty batch gives empty columns.
 
-def _im2col(x: np.ndarray, kernel, p: ConvParams) -> np.ndarray:
-    """The windows of ``x`` (N, C, H, W) as a contiguous (N*Ho*Wo, G, kh*kw*Cg) array."""
+def im2col(x, kernel, p: ConvParams):
+    """The windows of the array ``x`` (N, C, H, W) as a contiguous (N*Ho*Wo, G, kh*kw*Cg) array.
+
+    Args:
+        x: an array (NumPy or CuPy) of shape (N, C, H, W).
+        kernel: the kernel size (kh, kw).
+        p: the convolution's ``ConvParams`` (see ``conv_params``).
+
+    Returns:
+        The columns: row ``(n, i, j)`` holds window (i, j) of example n, per group, ordered
+        (kernel row, kernel column, channel) as ``weight_matrix`` orders the weight.
+
+    Example:
+        >>> import numpy as np
+        >>> p = conv_params("conv2d", (1, 1, 3, 3), (1, 1, 2, 2), 1, 0, 1, 1)
+        >>> im2col(np.arange(9.0).reshape(1, 1, 3, 3), (2, 2), p)[:, 0].tolist()[0]
+        [0.0, 1.0, 3.0, 4.0]
+    """
+    xp = namespace(x)
     n, c, h, w = x.shape
     kh, kw = kernel
     (sh, sw), (pt, pb, pl, pr), (dh, dw) = p.stride, p.padding, p.dilation
     g = p.groups
     ho, wo = p.out
     if pt or pb or pl or pr:
-        xh = np.zeros((n, h + pt + pb, w + pl + pr, c), dtype=x.dtype)
+        xh = xp.zeros((n, h + pt + pb, w + pl + pr, c), dtype=x.dtype)
         xh[:, pt:pt + h, pl:pl + w] = x.transpose(0, 2, 3, 1)
     else:
-        xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        xh = xp.ascontiguousarray(x.transpose(0, 2, 3, 1))
     xh = xh.reshape(xh.shape[:3] + (g, c // g))
-    cols = np.empty((n, ho, wo, g, kh, kw, c // g), dtype=x.dtype)
+    cols = xp.empty((n, ho, wo, g, kh, kw, c // g), dtype=x.dtype)
     for i in range(kh):  # one strided copy per kernel position, each over the whole batch
         r0 = i * dh
         for j in range(kw):
             c0 = j * dw
             cols[:, :, :, :, i, j] = xh[:, r0:r0 + sh * (ho - 1) + 1:sh,
                                         c0:c0 + sw * (wo - 1) + 1:sw]
-    return cols.reshape(n * ho * wo, g, -1)
+    return cols.reshape(n * ho * wo, g, kh * kw * (c // g))
 
 
-def _col2im(cols: np.ndarray, x_shape, kernel, p: ConvParams) -> np.ndarray:
-    """The adjoint of ``_im2col``: sum (N*Ho*Wo, G, kh*kw*Cg) columns into (N, C, H, W)."""
+def col2im(cols, x_shape, kernel, p: ConvParams):
+    """The adjoint of ``im2col``: sum (N*Ho*Wo, G, kh*kw*Cg) columns into an (N, C, H, W) array.
+
+    Args:
+        cols: an array shaped as ``im2col``'s result.
+        x_shape: the image shape (N, C, H, W).
+        kernel: the kernel size (kh, kw).
+        p: the convolution's ``ConvParams``.
+
+    Returns:
+        A contiguous array of shape ``x_shape``: each element the sum of the column entries
+        that read it (so ``<im2col(x), cols> == <x, col2im(cols)>``).
+
+    Example:
+        >>> import numpy as np
+        >>> p = conv_params("conv2d", (1, 1, 3, 3), (1, 1, 2, 2), 1, 0, 1, 1)
+        >>> col2im(np.ones((4, 1, 4)), (1, 1, 3, 3), (2, 2), p)[0, 0].tolist()
+        [[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]
+    """
+    xp = namespace(cols)
     n, c, h, w = x_shape
     (kh, kw), (ho, wo), g = kernel, p.out, p.groups
     (sh, sw), (pt, pb, pl, pr), (dh, dw) = p.stride, p.padding, p.dilation
     cols = cols.reshape(n, ho, wo, g, kh, kw, c // g)
-    out = np.zeros((n, h + pt + pb, w + pl + pr, g, c // g), dtype=cols.dtype)
+    out = xp.zeros((n, h + pt + pb, w + pl + pr, g, c // g), dtype=cols.dtype)
     for i in range(kh):
         r0 = i * dh
         for j in range(kw):
@@ -82,70 +123,101 @@ def _col2im(cols: np.ndarray, x_shape, kernel, p: ConvParams) -> np.ndarray:
             out[:, r0:r0 + sh * (ho - 1) + 1:sh, c0:c0 + sw * (wo - 1) + 1:sw] += \
                 cols[:, :, :, :, i, j]
     out = out[:, pt:pt + h, pl:pl + w].reshape(n, h, w, c)
-    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+    return xp.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
 
-def _weight_matrix(w: np.ndarray, groups: int) -> np.ndarray:
-    """(O, Cg, kh, kw) -> (G, Og, kh*kw*Cg), the column order of ``_im2col``."""
+def weight_matrix(w, groups: int):
+    """A weight array (O, Cg, kh, kw) as (G, Og, kh*kw*Cg), the column order of ``im2col``."""
     o, cg, kh, kw = w.shape
     return w.reshape(groups, o // groups, cg, kh, kw).transpose(0, 1, 3, 4, 2).reshape(
-        groups, o // groups, -1)
+        groups, o // groups, kh * kw * cg)
 
 
-def _weight_from_matrix(m: np.ndarray, w_shape) -> np.ndarray:
-    """The inverse of ``_weight_matrix``: (G, Og, kh*kw*Cg) -> (O, Cg, kh, kw)."""
+def weight_from_matrix(m, w_shape):
+    """The inverse of ``weight_matrix``: (G, Og, kh*kw*Cg) -> an (O, Cg, kh, kw) array."""
     _, cg, kh, kw = w_shape
-    return np.ascontiguousarray(
+    return namespace(m).ascontiguousarray(
         m.reshape(m.shape[:2] + (kh, kw, cg)).transpose(0, 1, 4, 2, 3)).reshape(w_shape)
 
 
-def _cols_times_weight(cols: np.ndarray, wm: np.ndarray) -> np.ndarray:
+def grad_matrix(grad):
+    """An output gradient array (N, O, Ho, Wo) as the (N*Ho*Wo, O) matrix of the GEMMs (its
+    rows match ``im2col``'s)."""
+    n, o, ho, wo = grad.shape
+    return grad.transpose(0, 2, 3, 1).reshape(n * ho * wo, o)
+
+
+def _cols_times_weight(cols, wm):
     """(N*L, G, Kg) x (G, Og, Kg) -> (N*L, O): the convolution's GEMM, one per group."""
     if wm.shape[0] == 1:
         return cols[:, 0] @ wm[0].T
-    out = np.matmul(cols.transpose(1, 0, 2), wm.transpose(0, 2, 1))  # (G, N*L, Og)
-    return out.transpose(1, 0, 2).reshape(cols.shape[0], -1)
+    out = namespace(cols).matmul(cols.transpose(1, 0, 2), wm.transpose(0, 2, 1))  # (G, N*L, Og)
+    return out.transpose(1, 0, 2).reshape(cols.shape[0], wm.shape[0] * wm.shape[1])
 
 
-def _grad_times_weight(g2: np.ndarray, wm: np.ndarray) -> np.ndarray:
+def _grad_times_weight(g2, wm):
     """(N*L, O) x (G, Og, Kg) -> the columns (N*L, G, Kg) of the input gradient."""
     if wm.shape[0] == 1:
         return (g2 @ wm[0])[:, None, :]
-    g = g2.reshape(g2.shape[0], wm.shape[0], -1).transpose(1, 0, 2)  # (G, N*L, Og)
-    return np.matmul(g, wm).transpose(1, 0, 2)
+    g = g2.reshape(g2.shape[0], wm.shape[0], wm.shape[1]).transpose(1, 0, 2)  # (G, N*L, Og)
+    return namespace(g2).matmul(g, wm).transpose(1, 0, 2)
 
 
-def _grad_times_cols(g2: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def _grad_times_cols(g2, cols):
     """(N*L, O) x (N*L, G, Kg) -> (G, Og, Kg): the weight gradient, one GEMM per group."""
     groups = cols.shape[1]
     if groups == 1:
         return (g2.T @ cols[:, 0])[None]
-    g = g2.reshape(g2.shape[0], groups, -1).transpose(1, 2, 0)  # (G, Og, N*L)
-    return np.matmul(g, cols.transpose(1, 0, 2))
+    g = g2.reshape(g2.shape[0], groups, g2.shape[1] // groups).transpose(1, 2, 0)  # (G, Og, N*L)
+    return namespace(g2).matmul(g, cols.transpose(1, 0, 2))
 
 
-def _flat_grad(grad: np.ndarray) -> np.ndarray:
-    """An output gradient (N, O, Ho, Wo) as the (N*Ho*Wo, O) matrix of the GEMMs."""
-    return grad.transpose(0, 2, 3, 1).reshape(-1, grad.shape[1])
-
-
-def _conv_forward(x: np.ndarray, w: np.ndarray, bias, p: ConvParams):
-    """(output (N, O, Ho, Wo), the im2col columns)."""
-    cols = _im2col(x, w.shape[2:], p)
-    out = _cols_times_weight(cols, _weight_matrix(w, p.groups))
+def _conv_forward(x, w, bias, p: ConvParams):
+    """(output (N, O, Ho, Wo), the im2col columns), on arrays."""
+    cols = im2col(x, w.shape[2:], p)
+    out = _cols_times_weight(cols, weight_matrix(w, p.groups))
     if bias is not None:
         out += bias
-    return np.ascontiguousarray(out.reshape((x.shape[0],) + p.out + (-1,)).transpose(0, 3, 1, 2)), \
-        cols
+    out = out.reshape((x.shape[0],) + p.out + (w.shape[0],)).transpose(0, 3, 1, 2)
+    return namespace(out).ascontiguousarray(out), cols
 
 
-def _input_grad(g: np.ndarray, w: np.ndarray, x_shape, p: ConvParams) -> np.ndarray:
-    cols = _grad_times_weight(_flat_grad(g), _weight_matrix(w, p.groups))
-    return _col2im(cols, x_shape, w.shape[2:], p)
+def _input_grad(g, w, x_shape, p: ConvParams):
+    cols = _grad_times_weight(grad_matrix(g), weight_matrix(w, p.groups))
+    return col2im(cols, x_shape, w.shape[2:], p)
 
 
-def _weight_grad(g: np.ndarray, cols: np.ndarray, w_shape) -> np.ndarray:
-    return _weight_from_matrix(_grad_times_cols(_flat_grad(g), cols), w_shape)
+def _weight_grad(g, cols, w_shape):
+    return weight_from_matrix(_grad_times_cols(grad_matrix(g), cols), w_shape)
+
+
+# ------------------------------------------------------------------------------ value-level forms
+# Each dispatches once: tensors (a recorded backward pass) -> the differentiable node; arrays ->
+# the kernel, with no node and no tensor wrapping (the unrecorded pass).
+
+def _recorded(*values) -> bool:
+    return any(isinstance(v, TensorBase) for v in values)
+
+
+def _conv(x, w, p: ConvParams):
+    """``conv2d`` of values without bias (a gradient of the two gradients below)."""
+    if _recorded(x, w):
+        return Conv2d.apply(x, w, None, p)
+    return _conv_forward(x, w, None, p)[0]
+
+
+def _conv_input_grad(grad, w, x_shape, p: ConvParams):
+    """The input gradient of ``conv2d`` (a transposed convolution) of values."""
+    if _recorded(grad, w):
+        return Conv2dInputGrad.apply(grad, w, x_shape, p)
+    return _input_grad(grad, w, x_shape, p)
+
+
+def _conv_weight_grad(x, grad, w_shape, p: ConvParams, cols=None):
+    """The weight gradient of ``conv2d`` of values; ``cols``: ``im2col(x)`` when at hand."""
+    if _recorded(x, grad):
+        return Conv2dWeightGrad.apply(x, grad, w_shape, p)
+    return _weight_grad(grad, im2col(x, w_shape[2:], p) if cols is None else cols, w_shape)
 
 
 # ------------------------------------------------------------------------------ Functions
@@ -167,20 +239,12 @@ class Conv2d(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight, _ = ctx.saved_tensors
+        x, weight, cols = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gx = Conv2dInputGrad.apply(grad, weight, ctx.x_shape, ctx.p) if need[0] else None
-        gw = Conv2dWeightGrad.apply(x, grad, ctx.w_shape, ctx.p) if need[1] else None
-        gb = grad.sum((0, 2, 3)) if need[2] else None
-        return gx, gw, gb, None
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        _, w, cols = ctx.saved_arrays
-        need = ctx.needs_input_grad
-        gx = _input_grad(grad, w, ctx.x_shape, ctx.p) if need[0] else None
-        gw = _weight_grad(grad, cols, ctx.w_shape) if need[1] else None
-        gb = grad.sum((0, 2, 3)) if need[2] else None
+        gx = _conv_input_grad(grad, weight, ctx.x_shape, ctx.p) if need[0] else None
+        # A recorded pass differentiates through x (the saved columns are constants there).
+        gw = _conv_weight_grad(x, grad, ctx.w_shape, ctx.p, cols) if need[1] else None
+        gb = namespace(grad).sum(grad, axis=(0, 2, 3)) if need[2] else None
         return gx, gw, gb, None
 
 
@@ -188,7 +252,7 @@ class Conv2dInputGrad(Function):
     """The input gradient of ``conv2d``: a transposed convolution of ``grad`` by ``weight``.
 
     Bilinear in (grad, weight): its own gradients are a convolution (for ``grad``) and a weight
-    gradient (for ``weight``), so it is differentiable again.
+    gradient (for ``weight``), so it is differentiable again (and it is ``conv_transpose2d``).
     """
 
     label = "Conv2dInputGrad"
@@ -204,17 +268,8 @@ class Conv2dInputGrad(Function):
     def backward(ctx, gg):
         grad, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
-        d_grad = Conv2d.apply(gg, weight, None, ctx.p) if need[0] else None
-        d_weight = Conv2dWeightGrad.apply(gg, grad, ctx.w_shape, ctx.p) if need[1] else None
-        return d_grad, d_weight, None, None
-
-    @staticmethod
-    def backward_np(ctx, gg):  # the fast path of conv_transpose2d's backward
-        grad, w = ctx.saved_arrays
-        need = ctx.needs_input_grad
-        d_grad = _conv_forward(gg, w, None, ctx.p)[0] if need[0] else None
-        d_weight = _weight_grad(grad, _im2col(gg, ctx.w_shape[2:], ctx.p), ctx.w_shape) \
-            if need[1] else None
+        d_grad = _conv(gg, weight, ctx.p) if need[0] else None
+        d_weight = _conv_weight_grad(gg, grad, ctx.w_shape, ctx.p) if need[1] else None
         return d_grad, d_weight, None, None
 
 
@@ -232,21 +287,34 @@ class Conv2dWeightGrad(Function):
         need = ctx.needs_input_grad
         ctx.save_for_backward(x if need[1] else None, grad if need[0] else None)
         ctx.p, ctx.x_shape = p, x.data.shape
-        return _weight_grad(grad.data, _im2col(x.data, w_shape[2:], p), w_shape)
+        return _weight_grad(grad.data, im2col(x.data, w_shape[2:], p), w_shape)
 
     @staticmethod
     def backward(ctx, gw):
         x, grad = ctx.saved_tensors
         need = ctx.needs_input_grad
-        d_x = Conv2dInputGrad.apply(grad, gw, ctx.x_shape, ctx.p) if need[0] else None
-        d_grad = Conv2d.apply(x, gw, None, ctx.p) if need[1] else None
+        d_x = _conv_input_grad(grad, gw, ctx.x_shape, ctx.p) if need[0] else None
+        d_grad = _conv(x, gw, ctx.p) if need[1] else None
         return d_x, d_grad, None, None
 
 
 # ------------------------------------------------------------------------------ public API
 
-def _conv_params(op, x_shape, w_shape, stride, padding, dilation, groups) -> ConvParams:
-    """Validate the arguments of a convolution and return its ``ConvParams``."""
+def conv_params(op, x_shape, w_shape, stride, padding, dilation, groups) -> ConvParams:
+    """Validate the arguments of a convolution and return its ``ConvParams``.
+
+    Args:
+        op: the name for error messages.
+        x_shape, w_shape: the input (N, C, H, W) and weight (O, C / groups, kh, kw) shapes.
+        stride, padding, dilation, groups: as ``conv2d`` takes them.
+
+    Returns:
+        ``ConvParams(stride, padding (top, bottom, left, right), dilation, groups, out)``.
+
+    Example:
+        >>> conv_params("conv2d", (1, 1, 5, 5), (1, 1, 3, 3), 2, 1, 1, 1).out
+        (3, 3)
+    """
     stride, dilation = _pair(stride, "stride", op), _pair(dilation, "dilation", op)
     if min(stride) < 1 or min(dilation) < 1:
         raise ValueError(f"{op}: stride and dilation must be positive, got stride {stride} and "
@@ -340,7 +408,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if input.data.ndim == 3:
         return _unbatch(conv2d(reshape(input, (1,) + input.data.shape), weight, bias, stride,
                                padding, dilation, groups))
-    p = _conv_params("conv2d", input.data.shape, weight.data.shape, stride, padding, dilation,
+    p = conv_params("conv2d", input.data.shape, weight.data.shape, stride, padding, dilation,
                      groups)
     return Conv2d.apply(input, weight, bias, p)
 
@@ -376,7 +444,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     pad = padding if isinstance(padding, str) else one(padding, "padding")
     x_shape, w_shape = input.data.shape, weight.data.shape
-    p = _conv_params("conv1d", x_shape[:2] + (1,) + x_shape[2:], w_shape[:2] + (1,) + w_shape[2:],
+    p = conv_params("conv1d", x_shape[:2] + (1,) + x_shape[2:], w_shape[:2] + (1,) + w_shape[2:],
                      one(stride, "stride"), pad, one(dilation, "dilation"), groups)
     out = Conv2d.apply(reshape(input, x_shape[:2] + (1,) + x_shape[2:]),
                        reshape(weight, w_shape[:2] + (1,) + w_shape[2:]), bias, p)
@@ -432,10 +500,15 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                          f"shape {(n, c_in, h, w)}, weight shape {tuple(w_shape)}")
     out_shape = (n, w_shape[1] * groups, ho, wo)
     # The forward convolution that maps out_shape back to the input's shape: its input gradient.
-    p = _conv_params("conv_transpose2d", out_shape, w_shape, stride, (ph, pw), dilation, groups)
+    p = conv_params("conv_transpose2d", out_shape, w_shape, stride, (ph, pw), dilation, groups)
     p = p._replace(out=(h, w))  # fewer windows than out_shape holds when output_padding >= s
     out = Conv2dInputGrad.apply(input, weight, out_shape, p)
     if bias is not None:
         _check_bias("conv_transpose2d", bias, out_shape[1], weight.data.dtype)
         out = out + reshape(bias, (-1, 1, 1))
     return out
+
+
+# TRANSITION: the old private names, used by optim/kfac.py until it imports the public ones.
+_im2col, _col2im, _conv_params = im2col, col2im, conv_params
+_weight_matrix, _weight_from_matrix, _flat_grad = weight_matrix, weight_from_matrix, grad_matrix

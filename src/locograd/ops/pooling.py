@@ -4,21 +4,25 @@ Windows are read as strided slices, one per kernel position: loops run over the 
 only, never over the batch or the pixels. Output sizes, padding rules and ``ceil_mode`` follow
 PyTorch exactly.
 
-Second order: max pooling routes the gradient to the argmax of each window, which is a scatter
-with fixed indices (``IndexAddZeros``, whose backward is a gather); average pooling is linear and
-its backward (``AvgPool2dBackward``) is its adjoint, whose backward is average pooling again.
+Each op's backward is one rule over values. Max pooling routes the gradient to the argmax of
+each window, a scatter with fixed positions (``MaxPool2dBackward``), whose backward is the gather
+at those positions (``MaxPool2dSelect``), whose backward is the scatter again; average pooling is
+linear and its backward (``AvgPool2dBackward``) is its adjoint, whose backward is average
+pooling again. Value-level forms (``_scatter_to_argmax``, ``_avg_pool``...) dispatch once:
+arrays (NumPy or CuPy, the unrecorded pass) run the slice kernels, tensors (a recorded pass)
+build the nodes. The kernels read and write the windows as basic strided slices, which NumPy and
+CuPy both treat as views (no scatter-add needed: within one kernel position the windows do not
+overlap).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.tensor_base import new_tensor
-from .indexing import IndexAddZeros
+from ..autograd.tensor_base import TensorBase, new_tensor
+from ..backend import namespace
 from .linalg import matmul
 from .shape import reshape
-
-_LEGACY_RULES = True  # TRANSITION: twin rules not yet merged (see Function)
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "max_pool1d", "avg_pool1d",
            "adaptive_avg_pool1d"]
@@ -70,7 +74,7 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     return kernel, stride, padding, dilation, out
 
 
-def _padded(x: np.ndarray, geometry, value) -> np.ndarray:
+def _padded(x, geometry, value):
     """``x`` padded so that every window of the output lies inside (ceil_mode adds rows)."""
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = geometry
     h, w = x.shape[2:]
@@ -78,7 +82,8 @@ def _padded(x: np.ndarray, geometry, value) -> np.ndarray:
     right = max((wo - 1) * sw + (kw - 1) * dw + 1 - w - pw, 0)
     if not (ph or pw or bottom or right):
         return x
-    return np.pad(x, ((0, 0), (0, 0), (ph, bottom), (pw, right)), constant_values=value)
+    return namespace(x).pad(x, ((0, 0), (0, 0), (ph, bottom), (pw, right)),
+                            constant_values=value)
 
 
 def _unbatch(out):
@@ -114,25 +119,25 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, geometry, return_indices):
         xd = x.data
-        xp = _padded(xd, geometry, _lowest(xd.dtype))
+        xn = namespace(xd)
+        xpad = _padded(xd, geometry, _lowest(xd.dtype))
         size = geometry[0][0] * geometry[0][1]
         best = argmax = None
         for k, rows, cols in _positions(geometry):
-            values = xp[:, :, rows, cols]
+            values = xpad[:, :, rows, cols]
             if best is None:
                 best = values.copy()
-                argmax = np.zeros(best.shape, dtype=np.int16 if size < 2 ** 15 else np.int64)
+                argmax = xn.zeros(best.shape, dtype=np.int16 if size < 2 ** 15 else np.int64)
                 continue
-            # Strictly greater keeps the first maximum (PyTorch's tie rule); np.maximum
+            # Strictly greater keeps the first maximum (PyTorch's tie rule); maximum
             # propagates NaN to the output, as PyTorch. Arithmetic, not masked assignment: it
             # is several times faster in NumPy.
             better = values > best
-            np.maximum(best, values, out=best)
+            xn.maximum(best, values, out=best)
             step = k - argmax
             step *= better
             argmax += step
-        ctx.argmax, ctx.geometry, ctx.in_shape, ctx.padded_shape = argmax, geometry, xd.shape, \
-            xp.shape
+        ctx.pick = _Argmax(argmax, geometry, xd.shape, xpad.shape)
         if return_indices:
             index = _flat_index(argmax, geometry, xd.shape)
             ctx.mark_non_differentiable(index)
@@ -141,28 +146,89 @@ class MaxPool2d(Function):
 
     @staticmethod
     def backward(ctx, grad, *unused):
-        n, c, _, w = ctx.in_shape
-        index = _flat_index(ctx.argmax, ctx.geometry, ctx.in_shape)
-        full = (np.arange(n).reshape(n, 1, 1, 1), np.arange(c).reshape(1, c, 1, 1),
-                index // w, index % w)
-        return IndexAddZeros.apply(grad, ctx.in_shape, full), None, None
+        return _scatter_to_argmax(grad, ctx.pick), None, None
+
+
+class _Argmax:
+    """Where each window's maximum is: its kernel position (an array of the input's backend),
+    the pooling geometry, the input's shape and its padded shape."""
+
+    __slots__ = ("argmax", "geometry", "in_shape", "padded_shape")
+
+    def __init__(self, argmax, geometry, in_shape, padded_shape):
+        self.argmax, self.geometry = argmax, geometry
+        self.in_shape, self.padded_shape = in_shape, padded_shape
+
+
+def _scatter_to_argmax(grad, pick: _Argmax):
+    """Each output gradient added at its window's maximum (an input-shaped result), of values."""
+    if isinstance(grad, TensorBase):
+        return MaxPool2dBackward.apply(grad, pick)
+    xn = namespace(grad)
+    _, _, h, w = pick.in_shape
+    ph, pw = pick.geometry[2]
+    out = xn.zeros(pick.padded_shape, dtype=grad.dtype)
+    argmax = pick.argmax
+    for k, rows, cols in _positions(pick.geometry):
+        out[:, :, rows, cols] += grad * (argmax == k)
+    return xn.ascontiguousarray(out[:, :, ph:ph + h, pw:pw + w])
+
+
+def _select_argmax(x, pick: _Argmax):
+    """The value of ``x`` (input-shaped) at each window's maximum (output-shaped), of values:
+    the adjoint of ``_scatter_to_argmax``."""
+    if isinstance(x, TensorBase):
+        return MaxPool2dSelect.apply(x, pick)
+    xn = namespace(x)
+    xpad = _padded(x, pick.geometry, 0)
+    out = None
+    for k, rows, cols in _positions(pick.geometry):
+        values = xpad[:, :, rows, cols]
+        if out is None:
+            out = values.copy()
+        else:
+            xn.copyto(out, values, where=pick.argmax == k)
+    return out
+
+
+class MaxPool2dBackward(Function):
+    """The gradient of ``max_pool2d``: a scatter to the fixed argmax positions (linear in
+    ``grad``); its own gradient is the gather at those positions (``MaxPool2dSelect``)."""
+
+    label = "MaxPool2dBackward"
 
     @staticmethod
-    def backward_np(ctx, grad, *unused):
-        _, _, h, w = ctx.in_shape
-        ph, pw = ctx.geometry[2]
-        out = np.zeros(ctx.padded_shape, dtype=grad.dtype)
-        argmax = ctx.argmax
-        for k, rows, cols in _positions(ctx.geometry):
-            out[:, :, rows, cols] += grad * (argmax == k)
-        return np.ascontiguousarray(out[:, :, ph:ph + h, pw:pw + w]), None, None
+    def forward(ctx, grad, pick):
+        ctx.pick = pick
+        return _scatter_to_argmax(grad.data, pick)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return _select_argmax(gg, ctx.pick), None
 
 
-def _flat_index(argmax: np.ndarray, geometry, in_shape) -> np.ndarray:
+class MaxPool2dSelect(Function):
+    """An input-shaped value read at the argmax positions of a max pooling (the adjoint of
+    ``MaxPool2dBackward``, and its gradient)."""
+
+    label = "MaxPool2dSelect"
+
+    @staticmethod
+    def forward(ctx, x, pick):
+        ctx.pick = pick
+        return _select_argmax(x.data, pick)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _scatter_to_argmax(grad, ctx.pick), None
+
+
+def _flat_index(argmax, geometry, in_shape):
     """PyTorch's indices: ``row * W + col`` of each maximum in its (H, W) plane (int64)."""
+    xn = namespace(argmax)
     (_, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = geometry
-    rows = (np.arange(ho) * sh - ph)[:, None] + (argmax // kw) * dh
-    cols = (np.arange(wo) * sw - pw) + (argmax % kw) * dw
+    rows = (xn.arange(ho) * sh - ph)[:, None] + (argmax // kw) * dh
+    cols = (xn.arange(wo) * sw - pw) + (argmax % kw) * dw
     return (rows * in_shape[3] + cols).astype(np.int64)
 
 
@@ -202,7 +268,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 # ------------------------------------------------------------------------------ average pooling
 
 def _avg_divisor(size, k, s, p, out, count_include_pad) -> np.ndarray:
-    """Per output position along one axis: the window's size (PyTorch's rule)."""
+    """Per output position along one axis: the window's size (PyTorch's rule; host-only
+    bookkeeping of the geometry, moved to the input's backend by ``_Windows``)."""
     start = np.arange(out) * s - p
     end = np.minimum(start + k, size + p)
     pool = end - start  # clipped to the padded input, padding included
@@ -211,27 +278,55 @@ def _avg_divisor(size, k, s, p, out, count_include_pad) -> np.ndarray:
     return np.minimum(end, size) - np.maximum(start, 0)
 
 
-def _sum_windows(xp: np.ndarray, geometry) -> np.ndarray:
-    """The sum of each window of the padded input (one pass per kernel position)."""
+def _sum_windows(xpad, geometry):
+    """The sum of each window of the padded input array (one pass per kernel position)."""
     total = None
     for _, rows, cols in _positions(geometry):
         if total is None:
-            total = xp[:, :, rows, cols].copy()
+            total = xpad[:, :, rows, cols].copy()
         else:
-            total += xp[:, :, rows, cols]
+            total += xpad[:, :, rows, cols]
     return total
 
 
-def _spread_windows(g: np.ndarray, in_shape, geometry) -> np.ndarray:
+def _spread_windows(g, in_shape, geometry):
     """The adjoint of ``_sum_windows``: add each output value to every element of its window."""
+    xn = namespace(g)
     (kh, kw), (sh, sw), (ph, pw), _, (ho, wo) = geometry
     h, w = in_shape[2:]
     # Rows and columns of the padded input that some window reaches (``_padded``'s extent).
-    out = np.zeros(in_shape[:2] + (max((ho - 1) * sh + kh, h + ph),
+    out = xn.zeros(in_shape[:2] + (max((ho - 1) * sh + kh, h + ph),
                                    max((wo - 1) * sw + kw, w + pw)), dtype=g.dtype)
     for _, rows, cols in _positions(geometry):
         out[:, :, rows, cols] += g
-    return np.ascontiguousarray(out[:, :, ph:ph + h, pw:pw + w])
+    return xn.ascontiguousarray(out[:, :, ph:ph + h, pw:pw + w])
+
+
+class _Windows:
+    """An average pooling's geometry, its divisor per output position (host float64) and the
+    divisor's inverse in the input's dtype and backend."""
+
+    __slots__ = ("geometry", "divisor", "inverse")
+
+    def __init__(self, geometry, divisor, like):
+        self.geometry, self.divisor = geometry, divisor
+        self.inverse = namespace(like).asarray((1.0 / divisor).astype(like.dtype))
+
+
+def _avg_pool(x, pool: _Windows):
+    """``avg_pool2d`` of values (the gradient of its adjoint)."""
+    if isinstance(x, TensorBase):
+        return AvgPool2d.apply(x, pool)
+    out = _sum_windows(_padded(x, pool.geometry, 0), pool.geometry)
+    out *= pool.inverse
+    return out
+
+
+def _avg_pool_adjoint(grad, pool: _Windows, in_shape):
+    """The gradient of ``avg_pool2d`` of values: each output's share spread over its window."""
+    if isinstance(grad, TensorBase):
+        return AvgPool2dBackward.apply(grad, pool, in_shape)
+    return _spread_windows(grad * pool.inverse, in_shape, pool.geometry)
 
 
 class AvgPool2d(Function):
@@ -240,21 +335,13 @@ class AvgPool2d(Function):
     label = "AvgPool2d"
 
     @staticmethod
-    def forward(ctx, x, geometry, divisor):
-        xd = x.data
-        ctx.geometry, ctx.in_shape, ctx.divisor = geometry, xd.shape, divisor
-        ctx.inverse = (1.0 / divisor).astype(xd.dtype)
-        out = _sum_windows(_padded(xd, geometry, 0), geometry)
-        out *= ctx.inverse
-        return out
+    def forward(ctx, x, pool):
+        ctx.pool, ctx.in_shape = pool, x.data.shape
+        return _avg_pool(x.data, pool)
 
     @staticmethod
     def backward(ctx, grad):
-        return AvgPool2dBackward.apply(grad, ctx.geometry, ctx.divisor, ctx.in_shape), None, None
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        return _spread_windows(grad * ctx.inverse, ctx.in_shape, ctx.geometry), None, None
+        return _avg_pool_adjoint(grad, ctx.pool, ctx.in_shape), None
 
 
 class AvgPool2dBackward(Function):
@@ -263,21 +350,13 @@ class AvgPool2dBackward(Function):
     label = "AvgPool2dBackward"
 
     @staticmethod
-    def forward(ctx, grad, geometry, divisor, in_shape):
-        g = grad.data
-        ctx.geometry, ctx.divisor = geometry, divisor
-        ctx.inverse = (1.0 / divisor).astype(g.dtype)
-        return _spread_windows(g * ctx.inverse, in_shape, geometry)
+    def forward(ctx, grad, pool, in_shape):
+        ctx.pool = pool
+        return _avg_pool_adjoint(grad.data, pool, in_shape)
 
     @staticmethod
     def backward(ctx, gg):
-        return AvgPool2d.apply(gg, ctx.geometry, ctx.divisor), None, None, None
-
-    @staticmethod
-    def backward_np(ctx, gg):
-        out = _sum_windows(_padded(gg, ctx.geometry, 0), ctx.geometry)
-        out *= ctx.inverse
-        return out, None, None, None
+        return _avg_pool(gg, ctx.pool), None, None
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -319,11 +398,12 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
         h, w = input.data.shape[2:]
         divisor = np.outer(_avg_divisor(h, kh, sh, ph, ho, count_include_pad),
                            _avg_divisor(w, kw, sw, pw, wo, count_include_pad)).astype(float)
-    return AvgPool2d.apply(input, geometry, divisor)
+    return AvgPool2d.apply(input, _Windows(geometry, divisor, input.data))
 
 
 def _adaptive_matrix(size: int, out: int, dtype) -> np.ndarray:
-    """(out, size) averaging matrix: row i averages [floor(i size/out), ceil((i+1) size/out))."""
+    """(out, size) averaging matrix: row i averages [floor(i size/out), ceil((i+1) size/out)).
+    Built on the host from the sizes; the caller moves it to the input's backend."""
     i = np.arange(out)
     start = (i * size) // out
     end = -((-(i + 1) * size) // out)
@@ -364,8 +444,9 @@ def adaptive_avg_pool2d(input, output_size):
     if h % oh == 0 and w % ow == 0:  # equal windows: plain average pooling
         return avg_pool2d(input, (h // oh, w // ow))
     # General sizes: overlapping windows of varying length, as two averaging matrices.
-    rows = new_tensor(_adaptive_matrix(h, oh, d.dtype))
-    cols = new_tensor(_adaptive_matrix(w, ow, d.dtype).T.copy())
+    xn = namespace(d)
+    rows = new_tensor(xn.asarray(_adaptive_matrix(h, oh, d.dtype)))
+    cols = new_tensor(xn.asarray(_adaptive_matrix(w, ow, d.dtype).T.copy()))
     return matmul(matmul(rows, input), cols)
 
 
