@@ -6,6 +6,8 @@ generator.
 """
 from __future__ import annotations
 
+import warnings
+
 from .. import ops
 from .module import Module
 
@@ -72,6 +74,16 @@ class Dropout2d(_DropoutNd):
     """
 
     _fn = staticmethod(ops.dropout2d)
+
+    def forward(self, x):
+        if x.ndim == 2:
+            # PyTorch warns, then drops elements (there are no channels to drop)
+            warnings.warn("dropout2d: Received a 2-D input to dropout2d, which is deprecated "
+                          "and will result in an error in a future release. To retain the "
+                          "behavior and silence this warning, please use dropout instead.",
+                          UserWarning, stacklevel=2)
+            return ops.dropout(x, self.p, self.training, generator=self.generator)
+        return super().forward(x)
 
 
 class Dropout3d(_DropoutNd):

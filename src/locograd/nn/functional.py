@@ -42,5 +42,16 @@ def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
 
 # the functional forms written as compositions in locograd.nn (imported last: they use ops)
 from .attention import scaled_dot_product_attention  # noqa: E402
+from .distance import cosine_similarity, pairwise_distance  # noqa: E402
+from .embedding_bag import embedding_bag  # noqa: E402
+from .group_norm import group_norm, instance_norm, local_response_norm, rms_norm  # noqa: E402
+from .margin_loss import (cosine_embedding_loss, gaussian_nll_loss,  # noqa: E402
+                          hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
+                          poisson_nll_loss, soft_margin_loss, triplet_margin_loss)
+from .upsampling import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: E402
 
-__all__ += ["scaled_dot_product_attention"]
+__all__ += ["scaled_dot_product_attention", "cosine_similarity", "pairwise_distance",
+            "embedding_bag", "group_norm", "instance_norm", "local_response_norm", "rms_norm",
+            "cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss",
+            "margin_ranking_loss", "multi_margin_loss", "poisson_nll_loss", "soft_margin_loss",
+            "triplet_margin_loss", "interpolate", "pixel_shuffle", "pixel_unshuffle"]

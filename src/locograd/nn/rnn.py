@@ -309,6 +309,9 @@ class RNNBase(Module):
                 h = hs[t] = _rnn_step(relu, steps[t], h, w_hh)
         return ops.stack(hs, 0), h, c
 
+    def flatten_parameters(self) -> None:
+        """A no-op, as in PyTorch on the CPU (there it packs the weights for cuDNN)."""
+
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
