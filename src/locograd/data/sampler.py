@@ -73,7 +73,8 @@ class RandomSampler(Sampler):
 
     Args:
         data_source: the dataset (only its length is used).
-        replacement: draw ``num_samples`` indices independently (with repeats).
+        replacement: draw ``num_samples`` indices independently (with repeats), lazily, 32 at
+            a time, so a huge ``num_samples`` allocates nothing.
         num_samples: how many indices per epoch (default ``len(data_source)``). Without
             replacement and more than ``len(data_source)``, whole permutations follow each other.
         generator: the generator to draw from.
@@ -102,16 +103,23 @@ class RandomSampler(Sampler):
     def __iter__(self):
         n, count, random = len(self.data_source), self.num_samples, rng(self.generator)
         if self.replacement:
-            indices = random.integers(0, n, size=count)
-        else:
-            pieces = [random.permutation(n) for _ in range(count // n)]
-            if count % n:
-                pieces.append(random.permutation(n)[:count % n])
-            indices = np.concatenate(pieces)
-        return iter(indices.tolist())
+            return _draws_with_replacement(random, n, count)
+        pieces = [random.permutation(n) for _ in range(count // n)]
+        if count % n:
+            pieces.append(random.permutation(n)[:count % n])
+        return iter(np.concatenate(pieces).tolist())
 
     def __len__(self) -> int:
         return self.num_samples
+
+
+def _draws_with_replacement(random, n: int, count: int, chunk: int = 32):
+    """``count`` uniform indices below ``n``, drawn lazily ``chunk`` at a time (as PyTorch):
+    ``num_samples=10**10`` costs nothing until it is iterated, and memory stays constant."""
+    while count > 0:
+        size = min(chunk, count)
+        yield from random.integers(0, n, size=size).tolist()
+        count -= size
 
 
 class SubsetRandomSampler(Sampler):
