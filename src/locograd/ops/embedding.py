@@ -1,13 +1,14 @@
-"""The embedding lookup: rows of a weight matrix picked by integer indices."""
-from __future__ import annotations
+"""The embedding lookup: rows of a weight matrix picked by integer indices.
 
-import numpy as np
+Its rule is written once over values (arrays on the fast path, tensors when the backward pass
+is recorded): the rows' gradients are summed by ``indexing.index_add_zeros``.
+"""
+from __future__ import annotations
 
 from ..autograd.function import Function
 from ..autograd.tensor_base import TensorBase
-from .indexing import IndexAddZeros
-
-_LEGACY_RULES = True  # TRANSITION: twin rules not yet merged (see Function)
+from ..backend import namespace
+from .indexing import index_add_zeros, zero_at
 
 __all__ = ["embedding"]
 
@@ -27,21 +28,9 @@ class Embedding(Function):
     def backward(ctx, grad):
         if ctx.row_scale is not None:
             grad = grad * ctx.row_scale
-        g = IndexAddZeros.apply(grad, ctx.shape, ctx.indices)
+        g = index_add_zeros(grad, ctx.shape, ctx.indices)
         if ctx.padding_idx is not None:
-            keep = np.ones((ctx.shape[0], 1), dtype=g.data.dtype)
-            keep[ctx.padding_idx] = 0
-            g = g * keep
-        return g, None, None, None
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        if ctx.row_scale is not None:
-            grad = grad * ctx.row_scale
-        g = np.zeros(ctx.shape, dtype=grad.dtype)
-        np.add.at(g, ctx.indices, grad)
-        if ctx.padding_idx is not None:
-            g[ctx.padding_idx] = 0
+            g = zero_at(g, ctx.padding_idx)
         return g, None, None, None
 
 
@@ -70,8 +59,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float =
     if sparse:
         raise NotImplementedError("embedding: sparse gradients are not supported; use "
                                   "sparse=False (dense gradients)")
-    idx = input.data if isinstance(input, TensorBase) else np.asarray(input)
     w = weight.data
+    xp = namespace(w)
+    idx = input.data if isinstance(input, TensorBase) else xp.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be an integer tensor, got dtype {idx.dtype}")
     if w.ndim != 2:
@@ -83,11 +73,11 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float =
                          f"values in [{idx.min()}, {idx.max()}] (input shape {idx.shape})")
     padding_idx = check_padding_idx(padding_idx, n, "embedding")
     if max_norm is not None:
-        _renorm_rows(weight, np.unique(idx), max_norm, norm_type)
+        _renorm_rows(weight, xp.unique(idx), max_norm, norm_type)
     row_scale = None
     if scale_grad_by_freq:
-        counts = np.bincount(idx.reshape(-1), minlength=n)
-        row_scale = (1.0 / np.maximum(counts, 1)[idx])[..., None].astype(w.dtype)
+        counts = xp.bincount(idx.reshape(-1), minlength=n)
+        row_scale = (1.0 / xp.maximum(counts, 1)[idx])[..., None].astype(w.dtype)
     return Embedding.apply(weight, idx, padding_idx, row_scale)
 
 
@@ -101,10 +91,10 @@ def check_padding_idx(padding_idx, num_embeddings: int, name: str):
     return padding_idx % num_embeddings
 
 
-def _renorm_rows(weight, rows: np.ndarray, max_norm: float, norm_type: float) -> None:
+def _renorm_rows(weight, rows, max_norm: float, norm_type: float) -> None:
     """Scale the given rows of ``weight`` in place so that their norm is at most ``max_norm``."""
     sub = weight.data[rows]
-    norms = np.linalg.norm(sub, ord=norm_type, axis=1)
+    norms = namespace(sub).linalg.norm(sub, ord=norm_type, axis=1)
     too_big = norms > max_norm
     if too_big.any():
         scale = (max_norm / (norms[too_big] + 1e-7)).astype(sub.dtype)

@@ -2,15 +2,18 @@
 
 The operands of a product must have the same dtype (as in PyTorch): a float32 model fed float64
 data is an error that says so, not a silent upcast of the whole model to float64.
+
+Each rule is written once over values (arrays on the fast path, tensors when the backward pass
+is recorded). An N-D operand against a 2-D one (``(batch, time, features) @ weight``) is folded
+into one 2-D GEMM in the forward and in both gradients.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd.function import Function
+from ..backend import namespace
 from ._common import to_array
-
-_LEGACY_RULES = True  # TRANSITION: twin rules not yet merged (see Function)
 
 __all__ = ["MatMul", "Linear", "matmul", "mm", "bmm", "dot", "mv", "outer", "linear"]
 
@@ -40,6 +43,19 @@ def _fmt(shape) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def _folded_dot(xp, a, b):
+    """``a (..., k) @ b (k, m)`` as one 2-D GEMM over the folded leading dimensions of ``a``
+    (``np.dot`` on an N-D ``a`` loops in C without BLAS; ``matmul`` would batch small GEMMs)."""
+    if a.ndim <= 2:
+        return xp.dot(a, b)
+    return xp.dot(a.reshape((-1, a.shape[-1])), b).reshape(tuple(a.shape[:-1]) + (b.shape[-1],))
+
+
+def _rows(v):
+    """``v`` as a matrix of rows: its leading dimensions folded into one (1-D: one row)."""
+    return v if v.ndim == 2 else v.reshape((-1, v.shape[-1]))
+
+
 class MatMul(Function):
     label = "MatMul"
 
@@ -50,65 +66,42 @@ class MatMul(Function):
         need = ctx.needs_input_grad
         ctx.save_for_backward(a if need[1] else None, b if need[0] else None)
         ctx.nd = (x.ndim, y.ndim)
+        xp = namespace(x)
         # np.dot is the same BLAS call for 2-D operands with less overhead on small ones.
-        return np.dot(x, y) if x.ndim == 2 and y.ndim == 2 else np.matmul(x, y)
+        return _folded_dot(xp, x, y) if y.ndim == 2 else xp.matmul(x, y)
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         need = ctx.needs_input_grad
         nda, ndb = ctx.nd
+        xp = namespace(grad)
         ga = gb = None
         if nda == 1 and ndb == 1:  # dot product
             ga = grad * b if need[0] else None
             gb = grad * a if need[1] else None
-        elif nda == 1:  # (n,) @ (..., n, m) -> (..., m)
+        elif nda == 1:  # (k,) @ (..., k, m) -> (..., m)
             if need[0]:
-                ga = matmul(b, grad.unsqueeze(-1)).squeeze(-1)
+                ga = xp.dot(b, grad) if ndb == 2 else \
+                    xp.squeeze(xp.matmul(b, xp.expand_dims(grad, -1)), -1)
             if need[1]:
-                gb = a.unsqueeze(-1) * grad.unsqueeze(-2)
-        elif ndb == 1:  # (..., k, n) @ (n,) -> (..., k)
+                gb = xp.expand_dims(a, -1) * xp.expand_dims(grad, -2)
+        elif ndb == 1:  # (..., n, k) @ (k,) -> (..., n)
             if need[0]:
-                ga = grad.unsqueeze(-1) * b
+                ga = xp.expand_dims(grad, -1) * b
+            if need[1]:  # the batch dimensions folded into one contraction
+                gb = xp.dot(_rows(a).T, grad.reshape((-1,)))
+        elif ndb == 2:  # (..., n, k) @ (k, m): one GEMM each, over the folded batch dims
+            if need[0]:
+                ga = _folded_dot(xp, grad, b.T)
             if need[1]:
-                gb = matmul(a.mT, grad.unsqueeze(-1)).squeeze(-1)
+                gb = xp.dot(_rows(a).T, _rows(grad))
         else:
             if need[0]:
-                ga = matmul(grad, b.mT)
+                ga = xp.matmul(grad, xp.swapaxes(b, -1, -2))
             if need[1]:
-                gb = matmul(a.mT, grad)
+                gb = xp.matmul(xp.swapaxes(a, -1, -2), grad)
         # Batch dimensions that were broadcast are summed by the engine.
-        return ga, gb
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        a, b = ctx.saved_arrays
-        need = ctx.needs_input_grad
-        nda, ndb = ctx.nd
-        ga = gb = None
-        if nda == 1 and ndb == 1:
-            ga = grad * b if need[0] else None
-            gb = grad * a if need[1] else None
-        elif nda == 1:
-            if need[0]:
-                ga = np.matmul(b, grad[..., None])[..., 0]
-            if need[1]:
-                gb = a[:, None] * grad[..., None, :]
-        elif ndb == 1:
-            if need[0]:
-                ga = grad[..., None] * b
-            if need[1]:
-                gb = np.matmul(np.swapaxes(a, -1, -2), grad[..., None])[..., 0]
-        elif nda == 2 and ndb == 2:
-            if need[0]:
-                ga = np.dot(grad, b.T)
-            if need[1]:
-                gb = np.dot(a.T, grad)
-        else:
-            if need[0]:
-                ga = np.matmul(grad, np.swapaxes(b, -1, -2))
-            if need[1]:
-                gb = np.matmul(np.swapaxes(a, -1, -2), grad)
         return ga, gb
 
 
@@ -123,36 +116,40 @@ def matmul(a, b):
     return MatMul.apply(a, b)
 
 
+def _named_product(a, b, name: str, ndims, expects: str):
+    """A named product (mm, bmm, dot, mv): its shape rule, then the checks of matmul under
+    its own name, so that errors say ``dot`` rather than ``matmul``."""
+    x, y = to_array(a, name), to_array(b, name)
+    if (x.ndim, y.ndim) != ndims or (name == "bmm" and x.shape[0] != y.shape[0]):
+        raise ValueError(f"{name}: expects {expects}, got shapes {x.shape} and {y.shape}")
+    _check_matmul(x, y, name)
+    return MatMul.apply(a, b)
+
+
 def mm(a, b):
     """2-D matrix product."""
-    x, y = to_array(a, "mm"), to_array(b, "mm")
-    if x.ndim != 2 or y.ndim != 2:
-        raise ValueError(f"mm: expects two 2-D tensors, got shapes {x.shape} and {y.shape}")
-    return MatMul.apply(a, b)
+    return _named_product(a, b, "mm", (2, 2), "two 2-D tensors")
 
 
 def bmm(a, b):
     """Batched product of two 3-D tensors (b, n, k) @ (b, k, m)."""
-    x, y = to_array(a, "bmm"), to_array(b, "bmm")
-    if x.ndim != 3 or y.ndim != 3 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"bmm: expects two 3-D tensors with the same batch size, got shapes "
-                         f"{x.shape} and {y.shape}")
-    return MatMul.apply(a, b)
+    return _named_product(a, b, "bmm", (3, 3), "two 3-D tensors with the same batch size")
 
 
 def dot(a, b):
-    x, y = to_array(a, "dot"), to_array(b, "dot")
-    if x.ndim != 1 or y.ndim != 1:
-        raise ValueError(f"dot: expects two 1-D tensors, got shapes {x.shape} and {y.shape}")
-    return MatMul.apply(a, b)
+    """The inner product of two 1-D tensors of the same size and dtype.
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.dot(lg.tensor([1.0, 2.0]), lg.tensor([3.0, 4.0])).item()
+        11.0
+    """
+    return _named_product(a, b, "dot", (1, 1), "two 1-D tensors")
 
 
 def mv(a, b):
-    x, y = to_array(a, "mv"), to_array(b, "mv")
-    if x.ndim != 2 or y.ndim != 1:
-        raise ValueError(f"mv: expects a 2-D and a 1-D tensor, got shapes {x.shape} and "
-                         f"{y.shape}")
-    return MatMul.apply(a, b)
+    """The product of a matrix (n, k) and a vector (k,)."""
+    return _named_product(a, b, "mv", (2, 1), "a 2-D and a 1-D tensor")
 
 
 def outer(a, b):
@@ -184,7 +181,7 @@ class Linear(Function):
                              f"{bias.data.shape} and dtype {bias.data.dtype}")
         need = ctx.needs_input_grad
         ctx.save_for_backward(x if need[1] else None, weight if need[0] else None)
-        out = np.dot(xd, w.T)  # x (..., in) . W^T (in, out): one GEMM for any leading dims
+        out = _folded_dot(namespace(xd), xd, w.T)  # x (..., in) . W^T (in, out): one GEMM
         if bias is not None:
             out += bias.data
         return out
@@ -193,31 +190,13 @@ class Linear(Function):
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gx = gw = gb = None
-        if need[0]:
-            gx = matmul(grad, weight)
-        if need[1]:
-            if grad.data.ndim == 2:
-                gw = matmul(grad.mT, x)
-            else:  # (..., out) and (..., in): contract all the leading dims
-                gw = matmul(grad.reshape(-1, grad.shape[-1]).mT, x.reshape(-1, x.shape[-1]))
-        if need[2]:
-            gb = grad  # the engine sums the broadcast dims back to (out,)
-        return gx, gw, gb
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        x, weight = ctx.saved_arrays
-        need = ctx.needs_input_grad
-        gx = np.dot(grad, weight) if need[0] else None
-        gw = None
-        if need[1]:
-            g2 = grad if grad.ndim == 2 else grad.reshape(-1, grad.shape[-1])
-            x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-            gw = np.dot(g2.T, x2)
+        xp = namespace(grad)
+        gx = _folded_dot(xp, grad, weight) if need[0] else None
+        # (..., out) and (..., in): all the leading dims contracted in one GEMM
+        gw = xp.dot(_rows(grad).T, _rows(x)) if need[1] else None
         gb = None
         if need[2]:
-            gb = grad.sum(axis=tuple(range(grad.ndim - 1))) if grad.ndim > 1 else grad
+            gb = xp.sum(grad, axis=tuple(range(grad.ndim - 1))) if grad.ndim > 1 else grad
         return gx, gw, gb
 
 

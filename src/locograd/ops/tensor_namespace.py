@@ -130,6 +130,17 @@ def stack(values, axis: int = 0):
     return _ops().stack([asarray(v) for v in values], axis)
 
 
+def dot(a, b):
+    """NumPy's ``dot`` (not ``torch.dot``, which takes only vectors): ``matmul`` where ``b`` has
+    one or two dimensions (there the two agree), a product for a 0-d operand."""
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if b.ndim > 2:
+        raise TypeError(f"the tensor namespace's dot takes b of at most 2 dimensions (where it "
+                        f"is matmul), got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    return _ops().matmul(a, b)
+
+
 def where(condition, a, b):
     return _ops().where(condition, a, b)
 
