@@ -13,7 +13,8 @@ core: its parallelism is not measured here).
                                      [--methods Adam,LocoProp-M] [--out autoencoder-results]
 
 The default data are the 10,000 MNIST test images in ../shared/data/mnist (``--data`` takes any
-IDX image file or directory).
+IDX image file or directory); ``locograd compare`` without ``--data`` downloads the full
+training split instead.
 """
 from __future__ import annotations
 
@@ -25,12 +26,15 @@ from _common import pin_one_core
 pin_one_core()
 
 from locograd.experiments import compare  # noqa: E402  (after pinning: NumPy reads the env)
+from locograd.experiments.autoencoder import default_data_dir  # noqa: E402
+
+_SHARED_MNIST = default_data_dir()  # the test split here (``locograd compare`` downloads)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     compare.add_arguments(parser)
-    parser.set_defaults(out="autoencoder-results")
+    parser.set_defaults(out="autoencoder-results", data=_SHARED_MNIST)
     return compare.run(parser.parse_args(argv))
 
 

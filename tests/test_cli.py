@@ -179,7 +179,7 @@ def test_train_on_mnist(capsys, tmp_path):
     (["train", "--epochs", "0"], r"argument --epochs: expected a positive integer"),
     (["train", "--val-split", "1.5"], r"expected a fraction in \[0, 1\)"),
     (["train", "--optimizer", "nope"], r"argument --optimizer: invalid choice: 'nope'"),
-    (["train", "--data", "cifar"], r"expected digits, mnist:DIR or text:FILE"),
+    (["train", "--data", "cifar"], r"expected digits, mnist, mnist:DIR or text:FILE"),
     (["train", "--data", "mnist:/nonexistent/dir", "--out", "{tmp}"],
      r"MNIST: cannot find the test split's file"),
     (["train", "--model", "char-rnn", "--data", "text:/nonexistent.txt", "--out", "{tmp}"],

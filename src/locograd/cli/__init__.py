@@ -105,7 +105,7 @@ OPTIMIZERS = {
     "nadam": (_params(_optim("NAdam")), 2e-3),
     "radam": (_params(_optim("RAdam")), 1e-3),
     "shampoo": (_params(_optim("Shampoo")), 1e-3),
-    "kfac": (_kfac, 1e-3),
+    "kfac": (_kfac, 1.0),  # the adaptive form: the scale of its chosen update
     "locoprop-s": (_locoprop("S"), None),
     "locoprop-m": (_locoprop("M"), None),
 }
@@ -134,9 +134,10 @@ _fraction = _argument_type(float, lambda v: 0.0 <= v < 1.0, "a fraction in [0, 1
 
 def _data_spec(text: str) -> str:
     kind, _, rest = text.partition(":")
-    if text == "digits" or (kind in ("mnist", "text") and rest):
+    if text in ("digits", "mnist") or (kind in ("mnist", "text") and rest):
         return text
-    raise argparse.ArgumentTypeError(f"expected digits, mnist:DIR or text:FILE, got {text!r}")
+    raise argparse.ArgumentTypeError(f"expected digits, mnist, mnist:DIR or text:FILE, got "
+                                     f"{text!r}")
 
 
 # ------------------------------------------------------------------------------ the parser
@@ -179,7 +180,8 @@ def build_parser() -> ArgumentParser:
     train.add_argument("--model", choices=list(MODELS), default="mlp",
                        help="the model (default mlp)")
     train.add_argument("--data", type=_data_spec, default="digits",
-                       help="digits (bundled), mnist:DIR (IDX files) or text:FILE (char-rnn) "
+                       help="digits (bundled), mnist (downloaded once to $LOCOGRAD_DATA or "
+                            "~/.cache/locograd), mnist:DIR (IDX files) or text:FILE (char-rnn) "
                             "(default digits)")
     train.add_argument("--optimizer", choices=list(OPTIMIZERS), default="adam",
                        help="the optimiser (default adam)")

@@ -41,7 +41,7 @@ def check_combination(model: str, data: str) -> None:
         raise CommandError(f"--model {model} needs --data text:FILE (got {data!r})")
     if _NEEDS[model] == "images" and kind == "text":
         raise CommandError(f"--model {model} trains on images: use --data digits or "
-                                f"mnist:DIR (text:FILE is for --model char-rnn)")
+                                f"mnist or mnist:DIR (text:FILE is for --model char-rnn)")
 
 
 def _image_arrays(spec: str, seed: int):
@@ -50,6 +50,9 @@ def _image_arrays(spec: str, seed: int):
         train, test = Digits("train"), Digits("test")
         return (train.inputs, train.targets, test.inputs, test.targets,
                 "the bundled 8x8 digits")
+    if spec == "mnist":  # downloaded (once) and verified, into the default cache
+        train, test = MNIST(split="train", download=True), MNIST(split="test", download=True)
+        return (*_mnist_arrays(train), *_mnist_arrays(test), f"MNIST from {train.root}")
     root = spec.partition(":")[2]
     test = MNIST(root, "test")
     try:

@@ -1,5 +1,5 @@
 """Data loading with PyTorch's names (``torch.utils.data``), plus preprocessing, augmentation
-and datasets that work offline.
+and datasets (offline, or downloaded and verified).
 
 Data flows one way: datasets yield arrays, ``DataLoader`` stacks them into batches of
 locograd tensors (float32 for the bundled datasets), models take it from there.
@@ -22,7 +22,8 @@ from .collate import default_collate, default_convert
 from .dataloader import DataLoader
 from .dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset, Subset,
                       TensorDataset, random_split)
-from .datasets import MNIST, ArrayDataset, CharDataset, Digits, load_digits
+from .datasets import MNIST, ArrayDataset, CharDataset, Digits, FashionMNIST, load_digits
+from .download import DownloadError, default_data_root
 from .idx import read_idx, write_idx
 from .sampler import (BatchSampler, ClassBalancedBatchSampler, RandomSampler, Sampler,
                       SequentialSampler, SubsetRandomSampler, WeightedRandomSampler)
@@ -37,5 +38,6 @@ __all__ = [
     "Transform", "Compose", "Lambda", "ToTensor", "Center", "Standardize", "Whiten",
     "apply_to_batch", "RandomTransform", "RandomHorizontalFlip", "RandomVerticalFlip",
     "RandomRotation", "RandomShift", "RandomTranslation", "RandomCrop", "ColorJitter",
-    "load_digits", "Digits", "MNIST", "CharDataset", "read_idx", "write_idx",
+    "load_digits", "Digits", "MNIST", "FashionMNIST", "CharDataset", "read_idx", "write_idx",
+    "DownloadError", "default_data_root",
 ]

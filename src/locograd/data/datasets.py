@@ -1,6 +1,6 @@
-"""Datasets that work offline: ``Digits``/``load_digits`` (scikit-learn's 1,797 handwritten
-digits), ``MNIST`` (IDX files from a directory you name), ``CharDataset`` (text for
-character-level language models), and ``ArrayDataset`` under the first two.
+"""Datasets: ``Digits``/``load_digits`` (scikit-learn's 1,797 handwritten digits, offline),
+``MNIST`` and ``FashionMNIST`` (IDX files from a directory, or downloaded and verified),
+``CharDataset`` (text for character-level language models), and ``ArrayDataset`` under them.
 
 Images are float32 ``(1, H, W)`` in [0, 1] (the default float dtype), labels int64: a batch
 from a ``DataLoader`` feeds a float32 model without any cast.
@@ -15,10 +15,11 @@ import numpy as np
 from ..autograd.tensor_base import TensorBase, new_tensor
 from ..backend import Generator, get_default_dtype
 from .dataset import Dataset
-from .idx import find_idx_file, idx_magic, read_idx
+from .download import default_data_root, download_file, file_md5
+from .idx import idx_magic, read_idx
 from .transforms import apply_to_batch
 
-__all__ = ["ArrayDataset", "load_digits", "Digits", "MNIST", "CharDataset"]
+__all__ = ["ArrayDataset", "load_digits", "Digits", "MNIST", "FashionMNIST", "CharDataset"]
 
 
 class ArrayDataset(Dataset):
@@ -149,66 +150,145 @@ class Digits(ArrayDataset):
 
 
 class MNIST(ArrayDataset):
-    """MNIST read from its IDX files (raw or ``.gz``) in ``root``, validated.
+    """MNIST from its IDX files (raw or ``.gz``), validated; downloaded and verified on request.
 
     Args:
         root: the directory holding ``train-images-idx3-ubyte[.gz]``,
             ``train-labels-idx1-ubyte[.gz]``, ``t10k-images-idx3-ubyte[.gz]`` and
-            ``t10k-labels-idx1-ubyte[.gz]`` (torchvision's ``root/MNIST/raw`` works too).
-            Nothing is downloaded.
+            ``t10k-labels-idx1-ubyte[.gz]``, directly or in torchvision's ``root/MNIST/raw``
+            (downloads go there). Default: ``$LOCOGRAD_DATA``, else ``~/.cache/locograd``.
         split: ``'train'`` (60,000 images) or ``'test'`` (10,000).
+        train: torchvision's spelling: ``True`` is ``split='train'``, ``False`` ``'test'``.
+        download: fetch the split's two files when they are missing (or a ``.gz`` fails its
+            published MD5): from each of ``mirrors`` in turn, verified against ``resources``,
+            written atomically, resumed when a transfer breaks off, with a tqdm progress bar
+            when tqdm is installed (``progress=False``: none). Files already there with the
+            right checksum are not downloaded again.
         transform: applied to each image, a float32 ``(1, 28, 28)`` array in [0, 1]
             (torchvision hands a PIL image to its transforms instead).
         target_transform: applied to each label.
 
     Attributes:
         data: the raw uint8 images ``(N, 28, 28)``; ``targets``: int64 labels ``(N,)``.
+        mirrors: class attribute, base URLs tried in order (replace it to use your own).
+        resources: class attribute, ``{file name: published MD5}``.
 
     Raises:
-        FileNotFoundError: naming the files looked for; ``ValueError`` naming the file for a
-        truncated or corrupt file, a wrong magic number, image size, label value, or a count
-        of images that differs from the count of labels.
+        FileNotFoundError: naming the files looked for (and saying ``download=True`` fetches
+        them); ``DownloadError`` naming how each mirror failed; ``ValueError`` naming the file
+        for a truncated or corrupt file, a wrong magic number, image size, label value, or a
+        count of images that differs from the count of labels.
 
     Example:
         >>> test = MNIST("/work/shared/data/mnist", split="test")  # doctest: +SKIP
         >>> len(test), test[0][0].shape, int(test[0][1])  # doctest: +SKIP
         (10000, (1, 28, 28), 7)
+        >>> train = MNIST(train=True, download=True)  # ~/.cache/locograd/MNIST/raw  # doctest: +SKIP
     """
 
     files = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+    mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/",
+               "http://yann.lecun.com/exdb/mnist/"]
+    # the published MD5s of the gzip files (as torchvision lists them)
+    resources = {"train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                 "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+                 "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+                 "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}
     classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five",
                "6 - six", "7 - seven", "8 - eight", "9 - nine"]
 
-    def __init__(self, root, split: str = "train", transform=None, target_transform=None):
+    def __init__(self, root=None, split: str | None = None, transform=None,
+                 target_transform=None, *, train: bool | None = None, download: bool = False,
+                 progress: bool = True):
+        name = type(self).__name__
+        if train is not None:
+            if split is not None and split != ("train" if train else "test"):
+                raise ValueError(f"{name}: split={split!r} contradicts train={train}; give one")
+            split = "train" if train else "test"
+        split = "train" if split is None else split
         if split not in self.files:
-            raise ValueError(f"MNIST: split must be 'train' or 'test', got {split!r}")
-        self.root, self.split = os.fspath(root), split
-        image_file, label_file = (self._find(name) for name in self.files[split])
+            raise ValueError(f"{name}: split must be 'train' or 'test', got {split!r}")
+        self.root = os.fspath(default_data_root() if root is None else root)
+        self.split = split
+        if download:
+            self.download(progress)
+        image_file, label_file = (self._find(file) for file in self.files[split])
         images = read_idx(image_file, expected_magic=idx_magic(np.uint8, 3))
         labels = read_idx(label_file, expected_magic=idx_magic(np.uint8, 1))
         if images.shape[1:] != (28, 28):
-            raise ValueError(f"MNIST: {image_file} holds images of size {images.shape[1:]}, "
+            raise ValueError(f"{name}: {image_file} holds images of size {images.shape[1:]}, "
                              f"expected (28, 28)")
         if len(images) != len(labels):
-            raise ValueError(f"MNIST: {image_file} holds {len(images)} images but {label_file} "
-                             f"holds {len(labels)} labels")
+            raise ValueError(f"{name}: {image_file} holds {len(images)} images but "
+                             f"{label_file} holds {len(labels)} labels")
         if labels.size and labels.max() > 9:
-            raise ValueError(f"MNIST: {label_file} holds label {int(labels.max())}; labels are "
-                             f"0-9")
+            raise ValueError(f"{name}: {label_file} holds label {int(labels.max())}; labels "
+                             f"are 0-9")
         self.data = images
         super().__init__(images, labels.astype(np.int64), transform, target_transform)
 
-    def _find(self, name: str) -> str:
-        path, tried = find_idx_file(self.root, [name])
-        if path is not None:
-            return path
-        raise FileNotFoundError(f"MNIST: cannot find the {self.split} split's file {name}[.gz]; "
-                                f"looked for: {', '.join(tried)}")
+    @property
+    def raw_folder(self) -> str:
+        """Where downloads go: ``root/<class name>/raw``, torchvision's layout."""
+        return os.path.join(self.root, type(self).__name__, "raw")
+
+    def _candidates(self, file: str) -> list:
+        return [os.path.join(directory, file + suffix)
+                for directory in (self.root, self.raw_folder) for suffix in ("", ".gz")]
+
+    def _find(self, file: str) -> str:
+        tried = self._candidates(file)
+        for path in tried:
+            if os.path.isfile(path):
+                return path
+        raise FileNotFoundError(f"{type(self).__name__}: cannot find the {self.split} split's "
+                                f"file {file}[.gz]; looked for: {', '.join(tried)} (pass "
+                                f"download=True to fetch it)")
+
+    def _present(self, file: str) -> bool:
+        """A usable copy is there: a raw file, or a ``.gz`` with the published MD5."""
+        for path in self._candidates(file):
+            if not os.path.isfile(path):
+                continue
+            gz_name = os.path.basename(path)
+            if not path.endswith(".gz") or self.resources.get(gz_name) is None \
+                    or file_md5(path) == self.resources[gz_name]:
+                return True
+        return False
+
+    def download(self, progress: bool = True) -> None:
+        """Fetch the split's files that are not already there (see the class docstring)."""
+        for file in self.files[self.split]:
+            if not self._present(file):
+                gz_name = file + ".gz"
+                download_file(gz_name, type(self).mirrors, self.raw_folder,
+                              self.resources[gz_name], progress=progress)
 
     def _inputs(self, index):
         images = np.divide(self.data[index], 255, dtype=get_default_dtype())
         return np.expand_dims(images, -3)
+
+
+class FashionMNIST(MNIST):
+    """Fashion-MNIST (Xiao, Rasul & Vollgraf 2017): Zalando's 28x28 grey article images, ten
+    classes, MNIST's layout and file names (60,000 training and 10,000 test images), its own
+    mirrors and checksums; downloads go to ``root/FashionMNIST/raw``. Arguments as ``MNIST``.
+
+    Example:
+        >>> test = FashionMNIST(split="test", download=True)  # doctest: +SKIP
+        >>> test.classes[int(test[0][1])]  # doctest: +SKIP
+        'Ankle boot'
+    """
+
+    mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
+    # the published MD5s (the dataset's README)
+    resources = {"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                 "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+                 "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+                 "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"}
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+               "Sneaker", "Bag", "Ankle boot"]
 
 
 class CharDataset(Dataset):
