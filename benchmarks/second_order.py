@@ -51,10 +51,14 @@ CONFIGS = {
     "adam": ("Adam", dict(lr=1e-3)),
     "shampoo": ("Shampoo", dict(lr=1e-3, start_preconditioning_step=1,
                                 preconditioning_compute_steps=REFRESH)),
-    "kfac": ("KFAC", dict(lr=1e-3, damping=1e-3, inv_update_freq=REFRESH,
-                          likelihood="bernoulli")),
+    # the adaptive form (the default; its step includes the quadratic model's J v products,
+    # not the closure's re-evaluation every 5 steps, which costs one forward and backward)
+    "kfac": ("KFAC", dict(damping=1.0, inv_update_freq=REFRESH, likelihood="bernoulli")),
+    "kfac_fixed": ("KFAC", dict(lr=1e-3, damping=1e-3, inv_update_freq=REFRESH,
+                                likelihood="bernoulli", adaptive=False)),
     "kfac_eigen": ("KFAC", dict(lr=1e-3, damping=1e-3, inv_update_freq=REFRESH,
-                                likelihood="bernoulli", damping_method="eigen")),
+                                likelihood="bernoulli", damping_method="eigen",
+                                adaptive=False)),
 }
 
 
