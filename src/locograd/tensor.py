@@ -20,7 +20,7 @@ from . import ops
 from .autograd.grad_mode import state as _grad_state
 from .autograd.tensor_base import TensorBase, new_tensor, register_tensor_class
 from .backend import as_dtype
-from .backend.devices import CPU, device, device_of, resolve, to_device
+from .backend.devices import CPU, device, device_of, fill_from_host, resolve, to_device
 from .ops._common import binary_operands, operand
 
 __all__ = ["Tensor"]
@@ -481,7 +481,7 @@ class Tensor(TensorBase):
         if self._needs_graph(value):
             return self._inplace(ops.broadcast_to(_as_operand_tensor(value, self), self.shape),
                                  name)
-        if not self.data.flags.writeable:
+        if not getattr(self.data.flags, "writeable", True):
             raise RuntimeError(f"{name}: the tensor (shape {self.data.shape}) is read-only")
         self.data[...] = operand(value)
         self._version[0] += 1
@@ -583,6 +583,8 @@ class Tensor(TensorBase):
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None):
         """Fill with samples of N(mean, std^2) from ``generator``."""
+        if not std >= 0:
+            raise ValueError(f"normal_: expects std >= 0.0, but found std {std}")
         from .backend import rng
         g = rng(generator)
         if self.data.dtype.kind == "f" and self.data.dtype.itemsize in (4, 8):
@@ -599,7 +601,7 @@ class Tensor(TensorBase):
         if _grad_state.enabled and self.requires_grad and self.grad_fn is None:
             raise RuntimeError(f"{name}: a leaf tensor that requires grad is being used in an "
                                f"in-place operation; use `with lg.no_grad():`")
-        np.copyto(self.data, values, casting="unsafe")
+        fill_from_host(self.data, values)
         self._version[0] += 1
         return self
 

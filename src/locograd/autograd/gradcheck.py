@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import namespace
+from ..backend.devices import CPU, device_of, to_device
+
 from .engine import grad as _grad
 from .tensor_base import TensorBase, new_tensor
 
@@ -17,6 +20,16 @@ __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
 class GradcheckError(RuntimeError):
     """Raised by ``gradcheck`` when analytic and numerical gradients disagree."""
+
+
+def _host(array) -> np.ndarray:
+    """An output or gradient on the host, for the Jacobians (kept in NumPy float64)."""
+    return array if type(array) is np.ndarray else to_device(array, CPU)
+
+
+def _like(host: np.ndarray, array):
+    """A host array moved to the device of ``array`` (a direction, a perturbed input)."""
+    return host if type(array) is np.ndarray else to_device(host, device_of(array))
 
 
 def _as_tuple(x):
@@ -51,9 +64,9 @@ def _numerical_jacobian(fn, inputs, i, out_sizes, eps):
         at = np.unravel_index(j, x.shape)  # column j is element j in C order
         orig = x[at]
         x[at] = orig + eps
-        plus = [o.data.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
+        plus = [_host(o.data).astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
         x[at] = orig - eps
-        minus = [o.data.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
+        minus = [_host(o.data).astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
         x[at] = orig
         for k, (p, m) in enumerate(zip(plus, minus)):
             if k < len(cols):
@@ -74,11 +87,11 @@ def _analytical_jacobian(outputs, inputs, diff_idx):
         for r in range(n):
             e = np.zeros(o.data.shape, dtype=o.data.dtype)
             e.reshape(-1)[r] = 1.0
-            grads = _grad(o, targets, grad_outputs=new_tensor(e), retain_graph=True,
-                          allow_unused=True)
+            grads = _grad(o, targets, grad_outputs=new_tensor(_like(e, o.data)),
+                          retain_graph=True, allow_unused=True)
             for i, g in zip(diff_idx, grads):
                 if g is not None:
-                    jac[(k, i)][r] = g.data.reshape(-1)
+                    jac[(k, i)][r] = _host(g.data).reshape(-1)
     return jac
 
 
@@ -153,21 +166,22 @@ def _fast_check(fn, inputs, outputs, diff_idx, eps, atol, rtol, raise_exception,
         v = rng.standard_normal(o.data.shape)
         analytical = 0.0
         if o.requires_grad:
-            grads = _grad(o, [inputs[i] for i in diff_idx], grad_outputs=new_tensor(v),
-                          retain_graph=True, allow_unused=True)
-            analytical = sum(float((g.data * us[i]).sum()) for i, g in zip(diff_idx, grads)
-                             if g is not None)
-        saved = {i: inputs[i].data.copy() for i in diff_idx}
+            grads = _grad(o, [inputs[i] for i in diff_idx],
+                          grad_outputs=new_tensor(_like(v, o.data)), retain_graph=True,
+                          allow_unused=True)
+            analytical = sum(float((_host(g.data) * us[i]).sum())
+                             for i, g in zip(diff_idx, grads) if g is not None)
+        saved = {i: _host(inputs[i].data).copy() for i in diff_idx}
         for i in diff_idx:
-            inputs[i].data[...] = saved[i] + eps * us[i]
+            inputs[i].data[...] = _like(saved[i] + eps * us[i], inputs[i].data)
         # Copies: an output may alias an input's array (an identity-like gradient is the
         # incoming gradient itself), which the next perturbation overwrites.
-        plus = np.array(_outputs(fn, inputs)[k].data, dtype=np.float64)
+        plus = np.array(_host(_outputs(fn, inputs)[k].data), dtype=np.float64)
         for i in diff_idx:
-            inputs[i].data[...] = saved[i] - eps * us[i]
-        minus = np.array(_outputs(fn, inputs)[k].data, dtype=np.float64)
+            inputs[i].data[...] = _like(saved[i] - eps * us[i], inputs[i].data)
+        minus = np.array(_host(_outputs(fn, inputs)[k].data), dtype=np.float64)
         for i in diff_idx:
-            inputs[i].data[...] = saved[i]
+            inputs[i].data[...] = _like(saved[i], inputs[i].data)
         numerical = float((((plus - minus) / (2 * eps)) * v).sum())
         if not abs(analytical - numerical) <= atol + rtol * abs(numerical):
             msg = (f"gradcheck (fast mode): output {k} (shape {tuple(o.data.shape)}): the random "
@@ -192,8 +206,8 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
     outputs = _outputs(fn, inputs)
     rng = np.random.default_rng(seed)
     if grad_outputs is None:
-        grad_outputs = tuple(new_tensor(rng.standard_normal(o.data.shape)).requires_grad_()
-                             for o in outputs)
+        grad_outputs = tuple(new_tensor(_like(rng.standard_normal(o.data.shape), o.data))
+                             .requires_grad_() for o in outputs)
     else:
         grad_outputs = _as_tuple(grad_outputs)
     n_in = len(inputs)
@@ -203,10 +217,12 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
         outs = [o for o in _outputs(fn, ins)]
         live = [(o, v) for o, v in zip(outs, vs) if o.requires_grad]
         if not live:
-            return tuple(new_tensor(np.zeros_like(ins[i].data)) for i in diff_idx)
+            return tuple(new_tensor(namespace(ins[i].data).zeros_like(ins[i].data))
+                         for i in diff_idx)
         gs = _grad([o for o, _ in live], [ins[i] for i in diff_idx],
                    grad_outputs=[v for _, v in live], create_graph=True, allow_unused=True)
-        return tuple(g if g is not None else new_tensor(np.zeros_like(ins[i].data))
+        return tuple(g if g is not None else
+                     new_tensor(namespace(ins[i].data).zeros_like(ins[i].data))
                      for i, g in zip(diff_idx, gs))
 
     return gradcheck(first_order, inputs + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,

@@ -18,7 +18,7 @@ import numpy as np
 from . import standin
 
 __all__ = ["device", "as_device", "device_of", "to_device", "namespace_for_device", "resolve",
-           "set_default_device", "get_default_device",
+           "set_default_device", "get_default_device", "fill_from_host",
            "cuda_is_available", "cuda_device_count", "cuda_current_device", "cuda_set_device"]
 
 _DEVICE_TYPES = ("cpu", "cuda")
@@ -273,3 +273,13 @@ def to_device(array, dev: device, copy: bool = False):
     cupy = _require_cupy(str(dev))
     with cupy.cuda.Device(dev.index):
         return cupy.array(array, copy=True)
+
+
+def fill_from_host(dst, values) -> None:
+    """Write host ``values`` (an array or a number, broadcast) into the array ``dst`` in place,
+    cast to its dtype, wherever ``dst`` lives (random fills and initialisers draw on the host)."""
+    if type(dst) is np.ndarray:
+        np.copyto(dst, values, casting="unsafe")
+    else:
+        dst[...] = to_device(np.asarray(values).astype(dst.dtype, copy=False), device_of(dst))
+

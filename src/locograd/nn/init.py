@@ -17,6 +17,7 @@ import numpy as np
 
 from ..autograd.grad_mode import no_grad
 from ..backend import rng
+from ..backend.devices import fill_from_host
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "eye_",
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
@@ -60,7 +61,7 @@ def _calculate_fan_in_and_fan_out(tensor):
 
 def _fill(tensor, values) -> object:
     with no_grad():
-        np.copyto(tensor.data, values, casting="unsafe")
+        fill_from_host(tensor.data, values)
         tensor._version[0] += 1
     return tensor
 
