@@ -1,10 +1,14 @@
 """Activation functions beyond the core, and the error function ``erf``.
 
 The activations used on every model's hot path (leaky_relu, elu/selu/celu, gelu, prelu,
-hardtanh/relu6, silu, logsigmoid) are fused ``Function`` nodes with a NumPy ``backward_np``; their
-``backward`` is written in locograd ops, so it can be differentiated again. The rarer ones
-(mish, softsign, hardswish, glu...) are compositions of existing ops, which are differentiable
-to any order by construction.
+hardtanh/relu6, hardsigmoid/hardswish, silu, logsigmoid) are fused ``Function`` nodes whose rule
+is written once against the namespace of its values (arrays on the fast path, tensors when the
+backward pass is recorded, so it can be differentiated again). The rarer ones (mish, softsign,
+glu...) are compositions of existing ops, differentiable to any order by construction.
+
+NaN inputs follow PyTorch: the value stays NaN, and the piecewise ops pass the gradient through
+where PyTorch's masks do (relu6/hardtanh, threshold, hardshrink, elu/selu/celu, hardswish: a
+NaN is "not in the flat part"; hardsigmoid: a NaN gets gradient 0).
 
 Deliberate difference from PyTorch: the ``inplace`` arguments are accepted for compatibility but
 the result is always computed out of place (the values are the same; the input is not modified).
@@ -16,12 +20,13 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
-from ._common import float_input, normalize_dim
+from ..backend import namespace
+from ._common import float_input, is_tensor, normalize_dim
 from .elementwise import abs as _abs
-from .elementwise import clamp, exp, sigmoid, softplus, tanh, where
+from .elementwise import clamp, sigmoid, softplus, tanh, where
 from .reduce import softmax
 from .shape import split
-from .unary import sigmoid_np
+from .unary import sigmoid_array
 # Dropout and the embedding lookup live in their own files; ``locograd.ops`` and
 # ``nn.functional`` gather the op families through this module.
 from .dropout import *  # noqa: F401,F403,E402
@@ -29,8 +34,6 @@ from .dropout import _SELU_ALPHA, _SELU_SCALE
 from .dropout import __all__ as _dropout_all
 from .embedding import *  # noqa: F401,F403,E402
 from .embedding import __all__ as _embedding_all
-
-_LEGACY_RULES = True  # TRANSITION: twin rules not yet merged (see Function)
 
 __all__ = ["erf", "leaky_relu", "elu", "selu", "celu", "gelu", "prelu", "hardtanh", "relu6",
            "silu", "mish", "softsign", "tanhshrink", "logsigmoid", "softmin", "hardsigmoid",
@@ -67,8 +70,8 @@ def _polynomial_fit(f, a: float, b: float, degree: int) -> np.ndarray:
     return power
 
 
-def _horner(t: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
-    out = np.full_like(t, coeffs[-1])
+def _horner(t, coeffs: np.ndarray):
+    out = namespace(t).full_like(t, coeffs[-1])
     for c in coeffs[-2::-1]:
         out *= t
         out += c
@@ -96,30 +99,29 @@ def _erf_tables():
     return _ERF_TABLES
 
 
-def _erf_small(x: np.ndarray, coeffs) -> np.ndarray:
+def _erf_small(x, coeffs):
     return x * _horner(2.0 * x * x - 1.0, coeffs)
 
 
-def _erf_large(x: np.ndarray, lo: float, hi: float, coeffs) -> np.ndarray:
-    ax = np.abs(x)
-    erfc = np.exp(-ax * ax) * _horner((2.0 * ax - (lo + hi)) / (hi - lo), coeffs)
-    return np.copysign(1.0 - erfc, x)
+def _erf_large(x, lo: float, hi: float, coeffs):
+    xp = namespace(x)
+    ax = xp.abs(x)
+    erfc = xp.exp(-ax * ax) * _horner((2.0 * ax - (lo + hi)) / (hi - lo), coeffs)
+    return xp.copysign(1.0 - erfc, x)
 
 
-def erf_np(x: np.ndarray) -> np.ndarray:
-    """The Gauss error function of an array, vectorised, accurate to about 2e-15 (float64).
-
-    Computed in float64 and returned in ``x``'s float dtype.
+def erf_array(x):
+    """The Gauss error function of a float array (any backend), vectorised, accurate to about
+    2e-15 (float64). Computed in float64 and returned in ``x``'s dtype.
     """
-    shape = np.shape(x)
-    d = np.asarray(x, dtype=np.float64).reshape(-1)  # 1-D: masked assignment works for 0-d too
+    xp = namespace(x)
+    d = x.astype(xp.float64, copy=False).reshape(-1)  # 1-D: masked assignment works for 0-d too
     small, *pieces = _erf_tables()
-    ax = np.abs(d)
-    biggest = ax.max(initial=0.0)
-    if biggest < 1.0:  # the common case for activations: no masking needed
+    ax = xp.abs(d)
+    if not d.size or ax.max() < 1.0:  # the common case for activations: no masking needed
         out = _erf_small(d, small)
     else:
-        out = np.sign(d)  # erf(+-inf) = +-1, NaN stays NaN, and |x| >= 6 is already right
+        out = xp.sign(d)  # erf(+-inf) = +-1, NaN stays NaN, and |x| >= 6 is already right
         m = ax < 1.0
         if m.any():
             out[m] = _erf_small(d[m], small)
@@ -127,9 +129,12 @@ def erf_np(x: np.ndarray) -> np.ndarray:
             m = (ax >= lo) & (ax < hi)
             if m.any():
                 out[m] = _erf_large(d[m], lo, hi, coeffs)
-    dtype = x.dtype if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == "f" \
-        else np.float64
-    return out.reshape(shape).astype(dtype, copy=False)
+    return out.reshape(x.shape).astype(x.dtype, copy=False)
+
+
+def _erf_value(x):
+    """erf of a value inside a rule: a differentiable node on tensors, the kernel on arrays."""
+    return Erf.apply(x) if is_tensor(x) else erf_array(x)
 
 
 class Erf(Function):
@@ -139,17 +144,12 @@ class Erf(Function):
     def forward(ctx, a):
         x = float_input(a, "erf")
         ctx.save_for_backward(a)
-        return erf_np(x)
+        return erf_array(x)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * exp(-(a * a)) * _TWO_OVER_SQRT_PI
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        (x,) = ctx.saved_arrays
-        return grad * np.exp(-(x * x)) * _TWO_OVER_SQRT_PI
+        return grad * namespace(a).exp(-(a * a)) * _TWO_OVER_SQRT_PI
 
 
 def erf(x):
@@ -172,14 +172,12 @@ class LeakyRelu(Function):
     def forward(ctx, a, negative_slope):
         x = float_input(a, "leaky_relu")
         # The gradient at exactly 0 is the slope (PyTorch's convention: the mask is x > 0).
-        ctx.scale = np.where(x > 0, 1.0, negative_slope).astype(x.dtype, copy=False)
+        ctx.scale = namespace(x).where(x > 0, 1.0, negative_slope).astype(x.dtype, copy=False)
         return x * ctx.scale
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * ctx.scale, None  # a constant mask: the same code for tensors and arrays
-
-    backward_np = backward
+        return grad * ctx.scale, None  # a constant mask
 
 
 class Elu(Function):
@@ -190,9 +188,10 @@ class Elu(Function):
     @staticmethod
     def forward(ctx, a, alpha, scale, input_scale):
         x = float_input(a, "elu")
-        positive = x > 0
-        negative = np.expm1(np.minimum(x, 0) * input_scale) * (scale * alpha)
-        out = np.where(positive, x * scale, negative).astype(x.dtype, copy=False)
+        xp = namespace(x)
+        positive = ~(x <= 0)  # NaN counts as positive: its gradient is scale (PyTorch)
+        negative = xp.expm1(xp.minimum(x, 0) * input_scale) * (scale * alpha)
+        out = xp.where(positive, x * scale, negative).astype(x.dtype, copy=False)
         ctx.positive, ctx.params = positive, (alpha, scale, input_scale)
         ctx.save_for_backward(out)
         return out
@@ -202,15 +201,8 @@ class Elu(Function):
         # d/dx on the negative side is input_scale * (out + scale * alpha).
         (out,) = ctx.saved_tensors
         alpha, scale, input_scale = ctx.params
-        return grad * where(ctx.positive, scale, (out + scale * alpha) * input_scale), None, \
-            None, None
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        (out,) = ctx.saved_arrays
-        alpha, scale, input_scale = ctx.params
-        return grad * np.where(ctx.positive, scale, (out + scale * alpha) * input_scale), None, \
-            None, None
+        slope = namespace(out).where(ctx.positive, scale, (out + scale * alpha) * input_scale)
+        return grad * slope, None, None, None
 
 
 class Gelu(Function):
@@ -222,32 +214,27 @@ class Gelu(Function):
     def forward(ctx, a, approximate):
         x = float_input(a, "gelu")
         ctx.tanh = approximate == "tanh"
-        if ctx.tanh:
-            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
-            ctx.save_for_backward(a, t)
-            return 0.5 * x * (1.0 + t)
-        cdf = 0.5 * (1.0 + erf_np(x * _INV_SQRT_2))
-        ctx.save_for_backward(a, cdf)
-        return x * cdf
+        aux = _gelu_aux(x, ctx.tanh)
+        ctx.save_for_backward(a, aux)
+        return 0.5 * x * (1.0 + aux) if ctx.tanh else x * aux
 
     @staticmethod
     def backward(ctx, grad):
-        a, _ = ctx.saved_tensors
+        x, aux = ctx.saved_tensors
+        xp = namespace(x)
+        if is_tensor(x):  # recorded: the saved aux would be a constant; recompute it from x
+            aux = _gelu_aux(x, ctx.tanh)
         if ctx.tanh:
-            t = tanh((a + a * a * a * 0.044715) * _SQRT_2_OVER_PI)
-            inner = (a * a * (3 * 0.044715) + 1.0) * _SQRT_2_OVER_PI
-            return grad * ((t + 1.0) * 0.5 + a * 0.5 * (1.0 - t * t) * inner), None
-        cdf = (erf(a * _INV_SQRT_2) + 1.0) * 0.5
-        pdf = exp(a * a * -0.5) * _INV_SQRT_2PI
-        return grad * (cdf + a * pdf), None
+            inner = (x * x * (3 * 0.044715) + 1.0) * _SQRT_2_OVER_PI
+            return grad * ((aux + 1.0) * 0.5 + x * 0.5 * (1.0 - aux * aux) * inner), None
+        return grad * (aux + x * xp.exp(x * x * -0.5) * _INV_SQRT_2PI), None
 
-    @staticmethod
-    def backward_np(ctx, grad):
-        x, aux = ctx.saved_arrays
-        if ctx.tanh:
-            inner = _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
-            return grad * (0.5 * (1.0 + aux) + 0.5 * x * (1.0 - aux * aux) * inner), None
-        return grad * (aux + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI), None
+
+def _gelu_aux(x, tanh_form: bool):
+    """``tanh(sqrt(2/pi) (x + 0.044715 x^3))`` (tanh form) or the normal CDF ``Phi(x)``."""
+    if tanh_form:
+        return namespace(x).tanh((x + x * x * x * 0.044715) * _SQRT_2_OVER_PI)
+    return (_erf_value(x * _INV_SQRT_2) + 1.0) * 0.5
 
 
 class Prelu(Function):
@@ -261,33 +248,22 @@ class Prelu(Function):
         ctx.shape = _prelu_shape(x, w)
         ctx.positive = x > 0
         ctx.save_for_backward(a, weight)
-        return np.where(ctx.positive, x, w.reshape(ctx.shape) * x)
+        return namespace(x).where(ctx.positive, x, w.reshape(ctx.shape) * x)
 
     @staticmethod
     def backward(ctx, grad):
-        a, weight = ctx.saved_tensors
+        x, w = ctx.saved_tensors
+        xp = namespace(x)
         need = ctx.needs_input_grad
-        gx = gw = None
-        if need[0]:
-            gx = grad * where(ctx.positive, 1.0, weight.reshape(ctx.shape))
-        if need[1]:
-            gw = (grad * a * ~ctx.positive).sum(_prelu_axes(a.data, ctx.shape))
-            gw = gw.reshape(weight.data.shape)
-        return gx, gw
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        x, w = ctx.saved_arrays
-        need = ctx.needs_input_grad
-        gx = grad * np.where(ctx.positive, 1.0, w.reshape(ctx.shape)) if need[0] else None
+        gx = grad * xp.where(ctx.positive, 1.0, w.reshape(ctx.shape)) if need[0] else None
         gw = None
         if need[1]:
-            gw = np.where(ctx.positive, 0.0, grad * x).sum(_prelu_axes(x, ctx.shape))
+            gw = xp.sum(xp.where(ctx.positive, 0.0, grad * x), axis=_prelu_axes(x, ctx.shape))
             gw = gw.reshape(w.shape)
         return gx, gw
 
 
-def _prelu_shape(x: np.ndarray, w: np.ndarray) -> tuple:
+def _prelu_shape(x, w) -> tuple:
     """The shape that broadcasts ``w`` along dim 1 of ``x`` (or a scalar for one slope)."""
     if w.ndim != 1:
         raise ValueError(f"prelu: the weight must be 1-D (num_parameters,), got shape {w.shape}")
@@ -299,26 +275,63 @@ def _prelu_shape(x: np.ndarray, w: np.ndarray) -> tuple:
     return (w.size,) + (1,) * (x.ndim - 2)
 
 
-def _prelu_axes(x: np.ndarray, shape: tuple) -> tuple:
+def _prelu_axes(x, shape: tuple) -> tuple:
     return tuple(i for i in range(x.ndim) if not (shape and i == 1))
 
 
 class Hardtanh(Function):
-    """Clip to ``[min_val, max_val]``; gradient 1 strictly inside, 0 outside (as PyTorch)."""
+    """Clip to ``[min_val, max_val]``; gradient 1 strictly inside, 0 on the bounds and outside,
+    1 at NaN (PyTorch's mask is "not at or beyond a bound")."""
 
     label = "Hardtanh"
 
     @staticmethod
     def forward(ctx, a, min_val, max_val):
         x = float_input(a, "hardtanh")
-        ctx.inside = (x > min_val) & (x < max_val)
-        return np.clip(x, min_val, max_val)
+        ctx.inside = ~((x <= min_val) | (x >= max_val))
+        return namespace(x).clip(x, min_val, max_val)
 
     @staticmethod
     def backward(ctx, grad):
         return grad * ctx.inside, None, None  # a constant mask, as LeakyRelu
 
-    backward_np = backward
+
+class Hardsigmoid(Function):
+    """``relu6(x + 3) / 6``; gradient 1/6 strictly inside ``(-3, 3)``, else 0 (also at NaN, as
+    PyTorch)."""
+
+    label = "Hardsigmoid"
+
+    @staticmethod
+    def forward(ctx, a):
+        x = float_input(a, "hardsigmoid")
+        xp = namespace(x)
+        ctx.slope = xp.where((x > -3.0) & (x < 3.0), 1.0 / 6.0, 0.0).astype(x.dtype, copy=False)
+        return xp.clip(x + 3.0, 0.0, 6.0) / 6.0
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.slope  # a constant mask
+
+
+class Hardswish(Function):
+    """``x * relu6(x + 3) / 6``: 0 below -3, ``x`` above 3; gradient ``x / 3 + 1/2`` strictly
+    inside ``(-3, 3)``, 0 at and below -3, 1 at and above 3 and at NaN (PyTorch's branches)."""
+
+    label = "Hardswish"
+
+    @staticmethod
+    def forward(ctx, a):
+        x = float_input(a, "hardswish")
+        ctx.save_for_backward(a)
+        return x * namespace(x).clip(x + 3.0, 0.0, 6.0) / 6.0
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        xp = namespace(x)
+        slope = xp.where(x <= -3.0, 0.0, xp.where(x < 3.0, x * (1.0 / 3.0) + 0.5, 1.0))
+        return grad * slope
 
 
 class Silu(Function):
@@ -329,20 +342,16 @@ class Silu(Function):
     @staticmethod
     def forward(ctx, a):
         x = float_input(a, "silu")
-        s = sigmoid_np(x)
+        s = sigmoid_array(x)
         ctx.save_for_backward(a, s)
         return x * s
 
     @staticmethod
     def backward(ctx, grad):
-        a, _ = ctx.saved_tensors
-        s = sigmoid(a)
-        return grad * (s * (a * (1.0 - s) + 1.0))
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        x, s = ctx.saved_arrays
-        return grad * (s * (1.0 + x * (1.0 - s)))
+        x, s = ctx.saved_tensors
+        if is_tensor(x):  # recorded: the saved sigmoid would be a constant; recompute it
+            s = sigmoid(x)
+        return grad * (s * (x * (1.0 - s) + 1.0))
 
 
 class LogSigmoid(Function):
@@ -353,18 +362,14 @@ class LogSigmoid(Function):
     @staticmethod
     def forward(ctx, a):
         x = float_input(a, "logsigmoid")
+        xp = namespace(x)
         ctx.save_for_backward(a)
-        return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+        return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
 
     @staticmethod
     def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * sigmoid(-a)
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        (x,) = ctx.saved_arrays
-        return grad * sigmoid_np(-x)
+        (x,) = ctx.saved_tensors
+        return grad * (sigmoid(-x) if is_tensor(x) else sigmoid_array(-x))
 
 
 def leaky_relu(x, negative_slope: float = 0.01, inplace: bool = False):
@@ -545,7 +550,7 @@ def hardsigmoid(x, inplace: bool = False):
         >>> lg.nn.functional.hardsigmoid(lg.tensor([-4.0, 0.0, 4.0])).tolist()
         [0.0, 0.5, 1.0]
     """
-    return Hardtanh.apply(x * (1.0 / 6.0) + 0.5, 0.0, 1.0)
+    return Hardsigmoid.apply(x)
 
 
 def hardswish(x, inplace: bool = False):
@@ -556,29 +561,30 @@ def hardswish(x, inplace: bool = False):
         >>> lg.nn.functional.hardswish(lg.tensor([-4.0, 0.0, 4.0])).tolist()
         [-0.0, 0.0, 4.0]
     """
-    return x * hardsigmoid(x)
+    return Hardswish.apply(x)
 
 
 def threshold(x, threshold: float, value: float, inplace: bool = False):
-    """``x`` where ``x > threshold``, else ``value``.
+    """``x`` where ``x > threshold``, else ``value`` (NaN stays NaN, as PyTorch).
 
     Example:
         >>> import locograd as lg
         >>> lg.nn.functional.threshold(lg.tensor([0.5, 2.0]), 1.0, -1.0).tolist()
         [-1.0, 2.0]
     """
-    return where(x.data > threshold, x, value)
+    return where(x.data <= threshold, value, x)  # "not above" would turn NaN into value
 
 
 def hardshrink(x, lambd: float = 0.5):
-    """``x`` where ``|x| > lambd``, else 0.
+    """``x`` where ``|x| > lambd``, else 0 (NaN stays NaN, as PyTorch).
 
     Example:
         >>> import locograd as lg
         >>> lg.nn.functional.hardshrink(lg.tensor([0.2, -1.0])).tolist()
         [0.0, -1.0]
     """
-    return where(np.abs(x.data) > lambd, x, 0.0)
+    d = x.data
+    return where(namespace(d).abs(d) <= lambd, 0.0, x)
 
 
 def softshrink(x, lambd: float = 0.5):
