@@ -56,6 +56,8 @@ SPECS = [
            ("Permute",)),
     OpSpec("movedim", weighted(lambda x: lg.movedim(x, 0, -1)), _3d,
            weighted_ref(lambda x: np.moveaxis(x, 0, -1)), ("Permute",)),
+    OpSpec("movedim_sequences", weighted(lambda x: x.movedim([0, -1], (2, 0))), _3d,
+           weighted_ref(lambda x: np.moveaxis(x, [0, -1], (2, 0))), ("Permute",)),
     OpSpec("expand", weighted(lambda x: x.expand(2, -1, 4)), fixed((3, 1)),
            weighted_ref(lambda x: np.broadcast_to(x, (2, 3, 4))),
            ("BroadcastTo", "SumTo")),
@@ -104,6 +106,12 @@ SPECS = [
            fixed((3, 1), (4,)), lambda a, b: tuple(weighted_ref(lambda t: t)(t)
                                                      for t in np.broadcast_arrays(a, b)),
            ("BroadcastTo",)),
+    # a constant mask through where (inf above the triangle stays out of the result)
+    OpSpec("tril_triu_batched", weighted(lambda x: lg.tril(x, -1) - lg.triu(x, 2)),
+           fixed((2, 3, 4)), weighted_ref(lambda x: np.tril(x, -1) - np.triu(x, 2)),
+           ("Where", "Sub")),
+    OpSpec("diag_both_ways", lambda x: lg.diag(lg.diag(x, -1), 1) * 2.0, fixed((3, 4)),
+           lambda x: 2.0 * np.diag(np.diag(x, -1), 1), ("Getitem", "IndexPut")),
     OpSpec("clone", lambda x: x.clone() * 2.0, _any, lambda x: 2 * x, ("Clone",)),
     OpSpec("contiguous", lambda x: x.T.contiguous() * lg.arange(6.0, dtype=x.dtype).reshape(3, 2),
            fixed((2, 3)), lambda x: x.T * np.arange(6.0).reshape(3, 2), ("Clone", "Permute")),

@@ -1,31 +1,36 @@
-"""Shape operations: reshape/view, transposes, broadcasting, concatenation, splitting, padding.
+"""Shape operations: reshape/view, transposes, broadcasting, concatenation, splitting, padding,
+triangles and diagonals.
 
 View operations (reshape when NumPy can, transpose, permute, squeeze, unsqueeze, expand, split)
 return tensors that share memory with their input; they share its version counter too, so an
-in-place change through either is seen by the in-place check of a pending backward.
+in-place change through either is seen by the in-place check of a pending backward. Each rule is
+written once against the namespace of its values (``xp``: NumPy, CuPy, or the tensor namespace
+when the backward pass is recorded). Shapes, dims and split points are host-side Python ints.
 """
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.tensor_base import TensorBase
+from ..autograd.tensor_base import TensorBase, new_tensor
+from ..backend import namespace
 from ._common import normalize_dim, same_dtype_arrays, to_array
-
-_LEGACY_RULES = True  # TRANSITION: twin rules not yet merged (see Function)
+from .elementwise import where
 
 __all__ = [
     "reshape", "view", "flatten", "unflatten", "squeeze", "unsqueeze", "transpose", "permute",
-    "movedim", "t", "expand", "broadcast_to", "sum_to_size", "cat", "concatenate", "stack",
-    "split", "chunk", "unbind", "pad", "repeat", "tile", "flip", "clone", "contiguous",
-    "broadcast_shapes", "hstack", "vstack", "swapaxes", "swapdims", "ravel", "roll",
-    "broadcast_tensors",
+    "movedim", "moveaxis", "t", "expand", "broadcast_to", "sum_to_size", "cat", "concatenate",
+    "concat", "stack", "split", "chunk", "unbind", "pad", "repeat", "tile", "flip", "clone",
+    "contiguous", "broadcast_shapes", "hstack", "vstack", "swapaxes", "swapdims", "ravel", "roll",
+    "broadcast_tensors", "tril", "triu", "diag",
 ]
 
 
 def _as_view(out: TensorBase, x: TensorBase) -> TensorBase:
     """Mark ``out`` as a view of ``x`` if their memory overlaps (share the version counter)."""
-    if isinstance(x, TensorBase) and np.may_share_memory(out.data, x.data):
+    if isinstance(x, TensorBase) and namespace(x.data).may_share_memory(out.data, x.data):
         out._version = x._version
         out._is_view = True
     return out
@@ -58,9 +63,10 @@ class Reshape(Function):
 
     @staticmethod
     def forward(ctx, x, shape, copy):
-        ctx.in_shape = x.data.shape
+        d = x.data
+        ctx.in_shape = d.shape
         try:
-            return np.reshape(x.data, shape, copy=copy)
+            return d.reshape(shape) if copy is None else namespace(d).reshape(d, shape, copy=copy)
         except ValueError:
             _check_size(x.data.shape, shape, "reshape" if copy is None else "view")
             if copy is False:
@@ -73,10 +79,6 @@ class Reshape(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.reshape(ctx.in_shape), None, None
-
-    @staticmethod
-    def backward_np(ctx, grad):
         return grad.reshape(ctx.in_shape), None, None
 
 
@@ -145,16 +147,12 @@ class Permute(Function):
 
     @staticmethod
     def forward(ctx, x, dims):
-        ctx.dims = dims
-        return np.transpose(x.data, dims)
+        ctx.inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))
+        return x.data.transpose(dims)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.permute(tuple(np.argsort(ctx.dims))), None
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        return np.transpose(grad, np.argsort(ctx.dims)), None
+        return namespace(grad).transpose(grad, ctx.inverse), None
 
 
 def permute(x, *dims):
@@ -184,12 +182,37 @@ def transpose(x, dim0: int, dim1: int):
 swapaxes = swapdims = transpose
 
 
-def movedim(x, source: int, destination: int):
+def _dim_list(dims, nd: int, name: str) -> list:
+    dims = [dims] if isinstance(dims, (int, np.integer)) else list(dims)
+    out = [normalize_dim(int(d), nd, name) for d in dims]
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}: repeated dim in {tuple(dims)}")
+    return out
+
+
+def movedim(x, source, destination):
+    """Move the dims ``source`` (an int or a sequence) to the positions ``destination`` (a view).
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.zeros(2, 3, 4).movedim((0, 1), (2, 0)).shape
+        (3, 4, 2)
+    """
     nd = x.data.ndim
-    s, d = normalize_dim(source, nd, "movedim"), normalize_dim(destination, nd, "movedim")
-    dims = [i for i in range(nd) if i != s]
-    dims.insert(d, s)
+    src = _dim_list(source, nd, "movedim")
+    dst = _dim_list(destination, nd, "movedim")
+    if len(src) != len(dst):
+        raise ValueError(f"movedim: source {source} and destination {destination} must name the "
+                         f"same number of dims")
+    if nd == 0:
+        return x
+    dims = [i for i in range(nd) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        dims.insert(d, s)
     return _as_view(Permute.apply(x, tuple(dims)), x)
+
+
+moveaxis = movedim
 
 
 def t(x):
@@ -215,20 +238,17 @@ class BroadcastTo(Function):
 
     @staticmethod
     def forward(ctx, x, shape):
-        ctx.in_shape = x.data.shape
+        d = x.data
+        ctx.in_shape = d.shape
         try:
-            return np.broadcast_to(x.data, shape)
+            return namespace(d).broadcast_to(d, shape)
         except ValueError:
             raise ValueError(f"expand: the shape {x.data.shape} cannot be broadcast to "
                              f"{tuple(shape)}") from None
 
     @staticmethod
     def backward(ctx, grad):
-        return SumTo.apply(grad, ctx.in_shape), None
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        return grad, None  # the engine sums the broadcast gradient back to the input's shape
+        return grad, None  # the engine sums it back to the input's shape (a SumTo on tensors)
 
 
 class SumTo(Function):
@@ -251,11 +271,7 @@ class SumTo(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return BroadcastTo.apply(grad, ctx.in_shape), None
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        return np.broadcast_to(grad, ctx.in_shape), None
+        return namespace(grad).broadcast_to(grad, ctx.in_shape), None
 
 
 def broadcast_to(x, *shape):
@@ -298,15 +314,15 @@ class Cat(Function):
     @staticmethod
     def forward(ctx, dim, *tensors):
         arrays = same_dtype_arrays(tensors, "cat")
-        ctx.sizes = [a.shape[dim] for a in arrays]
+        ctx.cuts = list(itertools.accumulate(a.shape[dim] for a in arrays))[:-1]
         ctx.dim = dim
-        return np.concatenate(arrays, axis=dim)
+        return namespace(arrays[0]).concatenate(arrays, axis=dim)
 
     @staticmethod
     def backward(ctx, grad):
-        if len(ctx.sizes) == 1:
+        if not ctx.cuts:
             return None, grad
-        return (None,) + tuple(split(grad, ctx.sizes, ctx.dim))
+        return (None,) + tuple(namespace(grad).split(grad, ctx.cuts, axis=ctx.dim))
 
 
 def cat(tensors, dim: int = 0):
@@ -333,7 +349,7 @@ def cat(tensors, dim: int = 0):
     return Cat.apply(d, *tensors)
 
 
-concatenate = cat
+concatenate = concat = cat
 
 
 class Stack(Function):
@@ -342,11 +358,20 @@ class Stack(Function):
     @staticmethod
     def forward(ctx, dim, *tensors):
         ctx.dim = dim
-        return np.stack(same_dtype_arrays(tensors, "stack"), axis=dim)
+        arrays = same_dtype_arrays(tensors, "stack")
+        return namespace(arrays[0]).stack(arrays, axis=dim)
 
     @staticmethod
     def backward(ctx, grad):
-        return (None,) + tuple(unbind(grad, ctx.dim))
+        return (None,) + _unstack(grad, ctx.dim)
+
+
+def _unstack(value, dim: int) -> tuple:
+    """The slices of ``value`` along ``dim``: one ``Unbind`` node on tensors (NumPy has no
+    such function before 2.1, nor CuPy), views of the array otherwise."""
+    if isinstance(value, TensorBase):
+        return unbind(value, dim)
+    return tuple(namespace(value).moveaxis(value, dim, 0))
 
 
 def stack(tensors, dim: int = 0):
@@ -380,18 +405,14 @@ class Split(Function):
 
     @staticmethod
     def forward(ctx, x, sizes, dim):
-        ctx.dim, ctx.sizes, ctx.dtype = dim, sizes, x.data.dtype
-        ctx.in_shape = x.data.shape
-        cuts = np.cumsum(sizes)[:-1]
-        return tuple(np.split(x.data, cuts, axis=dim))
+        d = x.data
+        ctx.dim = dim
+        cuts = list(itertools.accumulate(sizes))[:-1]
+        return tuple(namespace(d).split(d, cuts, axis=dim))
 
     @staticmethod
     def backward(ctx, *grads):
-        return cat(list(grads), ctx.dim), None, None
-
-    @staticmethod
-    def backward_np(ctx, *grads):
-        return np.concatenate(grads, axis=ctx.dim), None, None
+        return namespace(grads[0]).concatenate(grads, axis=ctx.dim), None, None
 
 
 def split(x, split_size_or_sections, dim: int = 0):
@@ -431,17 +452,14 @@ class Unbind(Function):
 
     @staticmethod
     def forward(ctx, x, dim):
+        d = x.data
         ctx.dim = dim
-        moved = np.moveaxis(x.data, dim, 0)
+        moved = namespace(d).moveaxis(d, dim, 0)
         return tuple(moved[i] for i in range(moved.shape[0]))
 
     @staticmethod
     def backward(ctx, *grads):
-        return stack(list(grads), ctx.dim), None
-
-    @staticmethod
-    def backward_np(ctx, *grads):
-        return np.stack(grads, axis=ctx.dim), None
+        return namespace(grads[0]).stack(grads, axis=ctx.dim), None
 
 
 def unbind(x, dim: int = 0):
@@ -464,14 +482,13 @@ class Pad(Function):
 
     @staticmethod
     def forward(ctx, x, widths, value):
-        ctx.slices = tuple(slice(lo, lo + s) for (lo, _), s in zip(widths, x.data.shape))
-        return np.pad(x.data, widths, mode="constant", constant_values=value)
+        d = x.data
+        ctx.slices = tuple(slice(lo, lo + s) for (lo, _), s in zip(widths, d.shape))
+        return namespace(d).pad(d, widths, mode="constant", constant_values=value)
 
     @staticmethod
     def backward(ctx, grad):
         return grad[ctx.slices], None, None
-
-    backward_np = backward
 
 
 def pad(x, pad, mode: str = "constant", value: float = 0.0):
@@ -500,14 +517,15 @@ class Repeat(Function):
     def forward(ctx, x, reps):
         d = x.data.reshape((1,) * (len(reps) - x.data.ndim) + x.data.shape)
         ctx.in_shape, ctx.shape, ctx.reps = x.data.shape, d.shape, reps
-        return np.tile(d, reps)
+        return namespace(d).tile(d, reps)
 
     @staticmethod
     def backward(ctx, grad):
         inter = []
         for r, s in zip(ctx.reps, ctx.shape):
             inter += [r, s]
-        g = grad.reshape(tuple(inter)).sum(dim=tuple(range(0, 2 * len(ctx.reps), 2)))
+        g = namespace(grad).sum(grad.reshape(tuple(inter)),
+                                axis=tuple(range(0, 2 * len(ctx.reps), 2)))
         return g.reshape(ctx.in_shape), None
 
 
@@ -532,11 +550,12 @@ class Flip(Function):
     @staticmethod
     def forward(ctx, x, dims):
         ctx.dims = dims
-        return np.flip(x.data, dims)
+        d = x.data
+        return namespace(d).flip(d, dims)
 
     @staticmethod
     def backward(ctx, grad):
-        return flip(grad, ctx.dims), None
+        return namespace(grad).flip(grad, ctx.dims), None
 
 
 def flip(x, dims):
@@ -552,11 +571,12 @@ class Roll(Function):
     @staticmethod
     def forward(ctx, x, shifts, dims):
         ctx.shifts, ctx.dims = shifts, dims
-        return np.roll(x.data, shifts, dims)
+        d = x.data
+        return namespace(d).roll(d, shifts, dims)
 
     @staticmethod
     def backward(ctx, grad):
-        return roll(grad, tuple(-s for s in ctx.shifts), ctx.dims), None, None
+        return namespace(grad).roll(grad, tuple(-s for s in ctx.shifts), ctx.dims), None, None
 
 
 def roll(x, shifts, dims=None):
@@ -588,8 +608,6 @@ class Clone(Function):
     def backward(ctx, grad):
         return grad
 
-    backward_np = backward
-
 
 def clone(x):
     """A copy with its own memory, still connected to the graph."""
@@ -601,3 +619,61 @@ def contiguous(x):
     if x.data.flags.c_contiguous:
         return x
     return Clone.apply(x)
+
+
+# ------------------------------------------------------------------ triangles, diagonals
+
+def _triangle(name: str, x, diagonal: int, lower: bool):
+    d = to_array(x, name)
+    if d.ndim < 2:
+        raise ValueError(f"{name}: the input must have at least 2 dimensions, got a "
+                         f"{d.ndim}-D tensor of shape {d.shape} ({d.dtype})")
+    xp = namespace(d)
+    part = xp.tril if lower else xp.triu
+    if not (isinstance(x, TensorBase) and x.requires_grad):
+        return new_tensor(part(d, diagonal))
+    # A constant mask through where, not a multiply: inf * 0 would be NaN above the triangle.
+    keep = new_tensor(part(xp.ones(d.shape[-2:], dtype=bool), diagonal))
+    return where(keep, x, new_tensor(xp.zeros((), dtype=d.dtype)))
+
+
+def tril(x, diagonal: int = 0):
+    """The lower triangle of the last two dims (entries ``j - i <= diagonal``), zeros above.
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.tril(lg.ones(2, 2)).tolist()
+        [[1.0, 0.0], [1.0, 1.0]]
+    """
+    return _triangle("tril", x, diagonal, True)
+
+
+def triu(x, diagonal: int = 0):
+    """The upper triangle of the last two dims (entries ``j - i >= diagonal``), zeros below."""
+    return _triangle("triu", x, diagonal, False)
+
+
+def diag(x, diagonal: int = 0):
+    """1-D: the square matrix with ``x`` on diagonal ``diagonal``; 2-D: that diagonal of the
+    matrix (both differentiable, through ``index_put`` and indexing).
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.diag(lg.tensor([1.0, 2.0])).tolist()
+        [[1.0, 0.0], [0.0, 2.0]]
+    """
+    d = to_array(x, "diag")
+    xp = namespace(d)
+    if d.ndim == 1:
+        n = d.shape[0] + abs(diagonal)
+        idx = xp.arange(d.shape[0])
+        rows, cols = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
+        return new_tensor(xp.zeros((n, n), dtype=d.dtype)).index_put((rows, cols), x)
+    if d.ndim != 2:
+        raise ValueError(f"diag: expected a 1-D (vector) or 2-D (matrix) tensor, got a "
+                         f"{d.ndim}-D tensor of shape {d.shape} ({d.dtype})")
+    n = min(d.shape[0], d.shape[1] - diagonal) if diagonal >= 0 else \
+        min(d.shape[0] + diagonal, d.shape[1])
+    idx = xp.arange(max(n, 0))
+    rows, cols = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
+    return x[rows, cols]

@@ -11,6 +11,7 @@ up in ``locograd.ops`` where NumPy and PyTorch agree (``exp``, ``log``, ``tanh``
 """
 from __future__ import annotations
 
+import builtins
 import importlib
 
 import numpy as np
@@ -128,6 +129,21 @@ def concatenate(values, axis: int = 0):
 
 def stack(values, axis: int = 0):
     return _ops().stack([asarray(v) for v in values], axis)
+
+
+def split(x, indices_or_sections, axis: int = 0):
+    """NumPy's ``split``: at the given cut indices, or into that many equal sections (torch's
+    ``split`` takes sizes instead)."""
+    n = x.shape[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        sections = int(indices_or_sections)
+        if sections <= 0 or n % sections:
+            raise ValueError(f"split: {sections} sections do not divide a dimension of size {n}")
+        sizes = [n // sections] * sections
+    else:
+        cuts = [0] + [builtins.min(builtins.max(int(c), 0), n) for c in indices_or_sections]
+        sizes = [builtins.max(b - a, 0) for a, b in zip(cuts, cuts[1:] + [n])]
+    return list(_ops().split(x, sizes, axis))
 
 
 def dot(a, b):
