@@ -38,9 +38,10 @@ def test_mnist_cnn_without_data_says_where_it_looked(tmp_path):
 @pytest.mark.parametrize("model, lr", [("LSTM", "20"), ("Transformer", "1.0")])
 def test_word_language_model_learns(capsys, model, lr):
     losses = load("word_language_model").main(["--model", model, "--lr", lr, "--max-words",
-                                               "2000", "--epochs", "3"])
+                                               "2000", "--epochs", "3", "--batch-size", "8"])
     assert "| epoch   3 |" in capsys.readouterr().out
-    assert losses[2] < losses[0] - 0.3
+    # 36 steps on 2000 words: each epoch better than the last (by about 0.3 nats in all)
+    assert losses[0] > losses[1] > losses[2] and losses[2] < losses[0] - 0.15
     assert all(math.isfinite(loss) for loss in losses)
 
 
