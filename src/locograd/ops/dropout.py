@@ -2,6 +2,7 @@
 
 Every mask is drawn from ``generator`` (default: locograd's seeded default generator), so a
 seed makes a run repeatable and a fixed generator gives a fixed mask (for gradient checks).
+All draws go through ``_uniform``, the one place that decides where random numbers come from.
 The ``inplace`` arguments are accepted for compatibility with PyTorch; the result is always
 computed out of place.
 """
@@ -12,9 +13,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
-from ..backend import rng
-
-_LEGACY_RULES = True  # TRANSITION: twin rules not yet merged (see Function)
+from ..backend import namespace, rng
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout"]
 
@@ -35,9 +34,7 @@ class Dropout(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * ctx.mask, None  # a constant mask: the same code for tensors and arrays
-
-    backward_np = backward
+        return grad * ctx.mask, None  # a constant mask
 
 
 def _check_probability(p: float, name: str) -> None:
@@ -45,10 +42,22 @@ def _check_probability(p: float, name: str) -> None:
         raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _keep_mask(x, p: float, shape, generator, name: str) -> np.ndarray:
+def _uniform(generator, shape, like):
+    """Uniform draws in [0, 1) of ``shape``, as an array of the backend of ``like``.
+
+    The one place dropout draws random numbers. Today they come from the NumPy generator behind
+    ``generator`` on the host (so a seed gives the same masks everywhere) and are copied to the
+    device for device data; a device generator would be routed here.
+    """
+    u = rng(generator).random(shape)
+    xp = namespace(like)
+    return u if xp is np else xp.asarray(u)
+
+
+def _keep_mask(x, p: float, shape, generator, name: str):
     if x.data.dtype.kind != "f":
         raise TypeError(f"{name}: expects a floating-point tensor, got {x.data.dtype}")
-    return rng(generator).random(shape) >= p
+    return _uniform(generator, shape, x.data) >= p
 
 
 def _dropout(x, p, training, generator, shape, name):
@@ -142,5 +151,5 @@ def alpha_dropout(x, p: float = 0.5, training: bool = False, inplace: bool = Fal
     saturation = -_SELU_ALPHA * _SELU_SCALE
     a = 1.0 / math.sqrt((1.0 - p) * (1.0 + p * saturation * saturation))
     b = -a * saturation * p
-    offset = np.where(keep, b, a * saturation + b).astype(dt)
+    offset = namespace(keep).where(keep, b, a * saturation + b).astype(dt)
     return Dropout.apply(x, keep.astype(dt) * dt.type(a)) + offset

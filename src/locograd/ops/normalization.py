@@ -1,12 +1,14 @@
 """Normalisation: ``batch_norm`` and ``layer_norm``, each one fused node.
 
 Forward normalises with the biased variance, ``xhat = (x - mean) / sqrt(var + eps)``, then applies
-the affine map ``xhat * weight + bias``. The NumPy backward is the textbook closed form
+the affine map ``xhat * weight + bias``. The backward is the textbook closed form
 
     dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),   dxhat = dy * weight,
 
-with the means over the normalised axes. The tensor backward writes the same formula with locograd
-ops, recomputing ``xhat`` from the input, so that it is differentiable again.
+with the means over the normalised axes, written once against the namespace of its values. On the
+fast path it uses the ``xhat`` and ``invstd`` saved by the forward; when the backward pass is
+recorded it recomputes them from the input with the same ``_normalize``, so that the gradient is
+differentiable again.
 """
 from __future__ import annotations
 
@@ -15,38 +17,31 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
-
-_LEGACY_RULES = True  # TRANSITION: twin rules not yet merged (see Function)
+from ..backend import namespace
+from ._common import is_tensor
 
 __all__ = ["batch_norm", "layer_norm"]
 
 
-def _normalize(xd: np.ndarray, axes: tuple, eps: float):
-    """(xhat, mean, biased variance, 1 / sqrt(var + eps)), statistics over ``axes`` (keepdims)."""
-    mean = xd.mean(axis=axes, keepdims=True)
-    xhat = xd - mean
-    var = np.mean(xhat * xhat, axis=axes, keepdims=True)
-    invstd = 1.0 / np.sqrt(var + eps)
-    xhat *= invstd
-    return xhat, mean, var, invstd
+def _normalize(x, axes: tuple, eps: float):
+    """(xhat, mean, biased variance, 1 / sqrt(var + eps)), statistics over ``axes`` (keepdims).
+
+    For an array (the forward) or a tensor (a recorded backward, differentiably)."""
+    xp = namespace(x)
+    mean = xp.mean(x, axis=axes, keepdims=True)
+    centred = x - mean
+    var = xp.mean(centred * centred, axis=axes, keepdims=True)
+    invstd = 1.0 / xp.sqrt(var + eps)
+    if is_tensor(centred):
+        return centred * invstd, mean, var, invstd
+    centred *= invstd  # in place on arrays: the forward's one big temporary
+    return centred, mean, var, invstd
 
 
-def _normalize_tensors(x, axes: tuple, eps: float):
-    """``_normalize`` in locograd ops (differentiable): (xhat, invstd)."""
-    centred = x - x.mean(axes, keepdim=True)
-    invstd = ((centred * centred).mean(axes, keepdim=True) + eps).rsqrt()
-    return centred * invstd, invstd
-
-
-def _input_grad_np(gxhat, xhat, invstd, axes):
-    m1 = gxhat.mean(axis=axes, keepdims=True)
-    m2 = (gxhat * xhat).mean(axis=axes, keepdims=True)
-    return (gxhat - m1 - xhat * m2) * invstd
-
-
-def _input_grad_tensors(gxhat, xhat, invstd, axes):
-    m1 = gxhat.mean(axes, keepdim=True)
-    m2 = (gxhat * xhat).mean(axes, keepdim=True)
+def _input_grad(gxhat, xhat, invstd, axes):
+    xp = namespace(gxhat)
+    m1 = xp.mean(gxhat, axis=axes, keepdims=True)
+    m2 = xp.mean(gxhat * xhat, axis=axes, keepdims=True)
     return (gxhat - m1 - xhat * m2) * invstd
 
 
@@ -79,28 +74,17 @@ class BatchNorm(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight, _, _ = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        axes = ctx.axes
-        gb = grad.sum(axes) if need[2] else None
-        if not (need[0] or need[1]):
-            return None, None, gb, None, None, None, None
-        xhat, invstd = _normalize_tensors(x, axes, ctx.eps)
-        gw = (grad * xhat).sum(axes) if need[1] else None
-        gx = None
-        if need[0]:
-            gxhat = grad * weight.reshape(ctx.view) if weight is not None else grad
-            gx = _input_grad_tensors(gxhat, xhat, invstd, axes)
-        return gx, gw, gb, None, None, None, None
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        _, w, xhat, invstd = ctx.saved_arrays
+        x, w, xhat, invstd = ctx.saved_tensors
+        xp = namespace(grad)
         need = ctx.needs_input_grad
         axes, view, m = ctx.axes, ctx.view, ctx.count
+        gb = xp.sum(grad, axis=axes)
+        if not (need[0] or need[1]):
+            return None, None, gb, None, None, None, None
+        if is_tensor(x):  # recorded: xhat and invstd as differentiable functions of x
+            xhat, _, _, invstd = _normalize(x, axes, ctx.eps)
         # Both sums serve the input gradient too (the weight is constant over the axes).
-        gb = grad.sum(axis=axes)
-        gw = (grad * xhat).sum(axis=axes)
+        gw = xp.sum(grad * xhat, axis=axes)
         gx = None
         if need[0]:
             scale = invstd if w is None else invstd * w.reshape(view)
@@ -108,7 +92,7 @@ class BatchNorm(Function):
         return gx, gw if need[1] else None, gb if need[2] else None, None, None, None, None
 
 
-def _update(running, value: np.ndarray, momentum: float) -> None:
+def _update(running, value, momentum: float) -> None:
     """``running = (1 - momentum) * running + momentum * value``, in place."""
     r = running.data
     r *= 1.0 - momentum
@@ -174,7 +158,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     # Evaluation: an affine map per channel with the running statistics, in one node.
     view = (1, -1) + (1,) * (d.ndim - 2)
     mean = running_mean.data.astype(d.dtype, copy=False).reshape(view)
-    invstd = (1.0 / np.sqrt(running_var.data + eps)).astype(d.dtype, copy=False).reshape(view)
+    invstd = (1.0 / namespace(d).sqrt(running_var.data + eps)).astype(d.dtype, copy=False)
+    invstd = invstd.reshape(view)
     return BatchNormEval.apply(input, weight, bias, mean, invstd)
 
 
@@ -198,21 +183,13 @@ class BatchNormEval(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return _eval_grads(ctx, grad, *ctx.saved_tensors)
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        return _eval_grads(ctx, grad, *ctx.saved_arrays)
-
-
-def _eval_grads(ctx, grad, x, weight, mean, invstd):
-    """``BatchNormEval``'s gradients: one formula, for tensors (``backward``) and for arrays
-    (``backward_np``)."""
-    need = ctx.needs_input_grad
-    scale = invstd if weight is None else weight.reshape(invstd.shape) * invstd
-    return (grad * scale if need[0] else None,
-            (grad * ((x - mean) * invstd)).sum(ctx.axes) if need[1] else None,
-            grad.sum(ctx.axes) if need[2] else None, None, None)
+        x, weight, mean, invstd = ctx.saved_tensors
+        xp = namespace(grad)
+        need = ctx.needs_input_grad
+        scale = invstd if weight is None else weight.reshape(invstd.shape) * invstd
+        return (grad * scale if need[0] else None,
+                xp.sum(grad * ((x - mean) * invstd), axis=ctx.axes) if need[1] else None,
+                xp.sum(grad, axis=ctx.axes) if need[2] else None, None, None)
 
 
 class LayerNorm(Function):
@@ -235,28 +212,18 @@ class LayerNorm(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight, _, _ = ctx.saved_tensors
+        x, w, xhat, invstd = ctx.saved_tensors
+        xp = namespace(grad)
         need = ctx.needs_input_grad
-        gb = grad.sum(ctx.lead) if need[2] else None
+        gb = xp.sum(grad, axis=ctx.lead) if need[2] else None
         if not (need[0] or need[1]):
             return None, None, gb, None, None
-        xhat, invstd = _normalize_tensors(x, ctx.axes, ctx.eps)
-        gw = (grad * xhat).sum(ctx.lead) if need[1] else None
+        if is_tensor(x):  # recorded: xhat and invstd as differentiable functions of x
+            xhat, _, _, invstd = _normalize(x, ctx.axes, ctx.eps)
+        gw = xp.sum(grad * xhat, axis=ctx.lead) if need[1] else None
         gx = None
         if need[0]:
-            gxhat = grad * weight if weight is not None else grad
-            gx = _input_grad_tensors(gxhat, xhat, invstd, ctx.axes)
-        return gx, gw, gb, None, None
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        _, w, xhat, invstd = ctx.saved_arrays
-        need = ctx.needs_input_grad
-        gw = (grad * xhat).sum(axis=ctx.lead) if need[1] else None
-        gb = grad.sum(axis=ctx.lead) if need[2] else None
-        gx = None
-        if need[0]:
-            gx = _input_grad_np(grad * w if w is not None else grad, xhat, invstd, ctx.axes)
+            gx = _input_grad(grad * w if w is not None else grad, xhat, invstd, ctx.axes)
         return gx, gw, gb, None, None
 
 
