@@ -6,19 +6,20 @@ The fused node computes ``log_softmax`` with the maximum subtracted (finite for 
 size) and keeps the softmax for the backward, which is ``softmax * sum(q) - q`` for the per-class
 coefficients ``q`` of the loss: the one-hot target times its class weight, plus the label
 smoothing's ``eps / C * weight``; for probability targets ``q`` is the (smoothed) target times the
-class weights. Without weights or smoothing this is the familiar ``softmax - onehot``.
+class weights. Without weights or smoothing this is the familiar ``softmax - onehot``. The rule is
+written once: on the fast path it uses the saved softmax and, for class indices, a sparse form
+(no one-hot array); when the backward pass is recorded the softmax is recomputed from the input
+and ``q`` is a dense constant.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..autograd.function import Function
 from ..autograd.tensor_base import TensorBase, new_tensor
+from ..backend import namespace
+from ._common import is_array, is_tensor
 from .indexing import gather
 from .reduce import log_softmax, softmax
 from .shape import reshape
-
-_LEGACY_RULES = True  # TRANSITION: twin rules not yet merged (see Function)
 
 __all__ = ["cross_entropy", "nll_loss"]
 
@@ -35,15 +36,20 @@ def _reduction(op: str, reduction: str, size_average=None, reduce=None) -> str:
     return reduction
 
 
-def _reduce(loss: np.ndarray, reduction: str, count=None) -> np.ndarray:
-    """Sum, or divide the sum by ``count`` (default: the number of elements; 0/0 is NaN)."""
+def _reduce(loss, reduction: str, count=None):
+    """Sum, or divide the sum by ``count`` (default: the number of elements; 0/0 is NaN).
+
+    ``count`` is a number or a 0-d array of the loss's dtype (a sum of weights)."""
     if reduction == "none":
         return loss
+    xp = namespace(loss)
     total = loss.sum(dtype=loss.dtype)
     if reduction == "sum":
-        return np.asarray(total)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(total / loss.dtype.type(loss.size if count is None else count))
+        return xp.asarray(total)
+    if not is_array(count):
+        count = loss.dtype.type(loss.size if count is None else count)
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        return xp.asarray(total / count)
 
 
 def _scale(ctx, grad):
@@ -63,19 +69,20 @@ class CrossEntropy(Function):
     @staticmethod
     def forward(ctx, input, target, weight, ignore_index, reduction, label_smoothing):
         x = input.data
+        xp = namespace(x)
         c = x.shape[1]
         shifted = x - x.max(axis=1, keepdims=True)
-        probs = np.exp(shifted)
+        probs = xp.exp(shifted)
         sums = probs.sum(axis=1, keepdims=True)
-        log_sums = np.log(sums)
+        log_sums = xp.log(sums)
         probs /= sums
         eps = label_smoothing
         w_view = None if weight is None else weight.reshape((1, c) + (1,) * (x.ndim - 2))
-        ctx.indices = isinstance(target, np.ndarray)
+        ctx.indices = is_array(target)
         if ctx.indices:
             valid = target != ignore_index
-            safe = np.where(valid, target, 0)
-            log_p = np.take_along_axis(shifted, safe[:, None], axis=1)[:, 0] - log_sums[:, 0]
+            safe = xp.where(valid, target, 0)
+            log_p = xp.take_along_axis(shifted, safe[:, None], axis=1)[:, 0] - log_sums[:, 0]
             picked = (weight[safe] * valid) if weight is not None else valid.astype(x.dtype)
             loss = log_p * picked * -(1.0 - eps)
             if eps:  # smoothing: -eps/C sum_c w_c log_softmax_c
@@ -87,9 +94,7 @@ class CrossEntropy(Function):
             ctx.safe, ctx.picked, ctx.valid = safe, picked, valid
             count = picked.sum()  # 'mean' divides by the weights of the non-ignored targets
         else:
-            q = target.data * (1.0 - eps) + eps / c if eps else target.data
-            if weight is not None:
-                q = q * w_view
+            q = _probability_coefficients(target.data, eps, w_view)
             loss = -(q * (shifted - log_sums)).sum(axis=1)
             ctx.q = q
             count = loss.size
@@ -100,79 +105,87 @@ class CrossEntropy(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        input, target, probs = ctx.saved_tensors
+        x, target, probs = ctx.saved_tensors
+        xp = namespace(grad)
+        recorded = is_tensor(x)
         need = ctx.needs_input_grad
         s = _scale(ctx, grad)
         if ctx.reduction == "none":
-            s = s.unsqueeze(1)
-        eps, w_view = ctx.eps, ctx.w_view
-        if ctx.indices:
-            q = new_tensor(_index_coefficients(ctx, probs.data))
-        else:
-            q = target * (1.0 - eps) + eps / probs.data.shape[1] if eps else target
-            if w_view is not None:
-                q = q * new_tensor(w_view)
-        gx = (softmax(input, 1) * q.sum(1, keepdim=True) - q) * s if need[0] else None
-        gy = None
-        if need[1]:
-            coefficient = (1.0 - eps) if w_view is None else new_tensor(w_view * (1.0 - eps))
-            gy = -(log_softmax(input, 1) * coefficient) * s
-        return gx, gy, None, None, None, None
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        x, _, probs = ctx.saved_arrays
-        need = ctx.needs_input_grad
-        s = _scale(ctx, grad)
-        if ctx.reduction == "none":
-            s = s[:, None]
+            s = xp.expand_dims(s, 1)
         eps, w_view = ctx.eps, ctx.w_view
         gx = gy = None
         if need[0]:
-            if ctx.indices:  # sparse form of softmax * sum(q) - q: no one-hot array
-                c = probs.shape[1]
-                hit = ctx.picked * (1.0 - eps)  # the one-hot part of q
-                row = hit + ctx.valid * (ctx.w_total * eps / c) if eps else hit  # sum(q)
-                gx = probs * (row[:, None] * s)
-                target = ctx.safe[:, None]
-                at_target = np.take_along_axis(gx, target, axis=1)
-                np.put_along_axis(gx, target, at_target - hit[:, None] * s, axis=1)
-                if eps:
-                    smooth = ctx.valid[:, None] * (eps / c)
-                    gx -= (smooth * w_view if w_view is not None else smooth) * s
+            if recorded:  # the saved softmax would be a constant
+                probs = softmax(x, 1)
+            if ctx.indices:
+                gx = _index_input_grad(ctx, probs, s)
             else:
-                q = ctx.q
-                gx = (probs * q.sum(axis=1, keepdims=True) - q) * s
+                q = _probability_coefficients(target, eps, w_view) if recorded else ctx.q
+                gx = (probs * xp.sum(q, axis=1, keepdims=True) - q) * s
         if need[1]:
-            shifted = x - x.max(axis=1, keepdims=True)
-            lsm = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            lsm = log_softmax(x, 1) if recorded else _log_softmax_array(x)
             gy = -(lsm * ((1.0 - eps) if w_view is None else w_view * (1.0 - eps))) * s
         return gx, gy, None, None, None, None
 
 
-def _index_coefficients(ctx, probs: np.ndarray) -> np.ndarray:
-    """The dense (N, C, ...) coefficients q of class-index targets (for the tensor backward)."""
+def _probability_coefficients(target, eps: float, w_view):
+    """q of probability targets: the smoothed target times the class weights."""
+    q = target * (1.0 - eps) + eps / target.shape[1] if eps else target
+    return q if w_view is None else q * w_view
+
+
+def _log_softmax_array(x):
+    shifted = x - x.max(axis=1, keepdims=True)
+    return shifted - namespace(x).log(namespace(x).exp(shifted).sum(axis=1, keepdims=True))
+
+
+def _index_input_grad(ctx, probs, s):
+    """``(softmax * sum(q) - q) * s`` for class-index targets: on arrays a sparse form (no
+    one-hot array), on tensors (a recorded pass) with the dense constant q."""
+    eps, w_view = ctx.eps, ctx.w_view
     c = probs.shape[1]
-    q = np.zeros_like(probs)
-    np.put_along_axis(q, ctx.safe[:, None], (ctx.picked * (1.0 - ctx.eps))[:, None], axis=1)
+    hit = ctx.picked * (1.0 - eps)  # the one-hot part of q
+    row = hit + ctx.valid * (ctx.w_total * eps / c) if eps else hit  # sum(q)
+    if is_tensor(probs) or is_tensor(s):
+        return (probs * row[:, None] - _index_coefficients(ctx, hit, c, probs.dtype)) * s
+    xp = namespace(probs)
+    gx = probs * (row[:, None] * s)
+    target = ctx.safe[:, None]
+    at_target = xp.take_along_axis(gx, target, axis=1)
+    xp.put_along_axis(gx, target, at_target - hit[:, None] * s, axis=1)
+    if eps:
+        smooth = ctx.valid[:, None] * (eps / c)
+        gx -= (smooth * w_view if w_view is not None else smooth) * s
+    return gx
+
+
+def _index_coefficients(ctx, hit, c: int, dtype):
+    """The dense (N, C, ...) coefficients q of class-index targets (for a recorded backward)."""
+    safe = ctx.safe[:, None]
+    xp = namespace(safe)
+    q = xp.zeros(safe.shape[:1] + (c,) + safe.shape[2:], dtype=dtype)
+    xp.put_along_axis(q, safe, hit[:, None].astype(dtype, copy=False), axis=1)
     if ctx.eps:
         smooth = ctx.valid[:, None] * (ctx.eps / c)
         q += smooth * ctx.w_view if ctx.w_view is not None else smooth
     return q
 
 
-def _class_weight(weight, c: int, dtype, op: str):
+def _class_weight(weight, c: int, like, op: str):
+    """The (C,) class weights as an array of ``like``'s dtype and backend (or None)."""
     if weight is None:
         return None
-    w = weight.data if isinstance(weight, TensorBase) else np.asarray(weight)
+    w = weight.data if isinstance(weight, TensorBase) else namespace(like).asarray(weight)
     if w.shape != (c,):
         raise ValueError(f"{op}: weight must have shape ({c},) (one per class), got "
                          f"{tuple(w.shape)}")
-    return w.astype(dtype, copy=False)
+    return w.astype(like.dtype, copy=False)
 
 
-def _index_target(target, x_shape, c: int, ignore_index: int, op: str) -> np.ndarray:
-    t = target.data if isinstance(target, TensorBase) else np.asarray(target)
+def _index_target(target, x, c: int, ignore_index: int, op: str):
+    """The class-index target as an integer array of ``x``'s backend, checked against ``x``."""
+    x_shape = x.shape
+    t = target.data if isinstance(target, TensorBase) else namespace(x).asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: class-index targets must be integers, got dtype {t.dtype}")
     expected = (x_shape[0],) + tuple(x_shape[2:])
@@ -199,7 +212,7 @@ def _batched(input, target, op: str):
     if isinstance(target, TensorBase):
         target = reshape(target, (1,) + target.data.shape)
     else:
-        target = np.asarray(target)[None]
+        target = namespace(d).asarray(target)[None]
     return reshape(input, (1,) + d.shape), target, True
 
 
@@ -235,8 +248,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     input, target, unbatched = _batched(input, target, "cross_entropy")
     x_shape = input.data.shape
     c = x_shape[1]
-    weight = _class_weight(weight, c, input.data.dtype, "cross_entropy")
-    t = target.data if isinstance(target, TensorBase) else np.asarray(target)
+    weight = _class_weight(weight, c, input.data, "cross_entropy")
+    t = target.data if isinstance(target, TensorBase) else namespace(input.data).asarray(target)
     if t.dtype.kind == "f":  # class probabilities
         if ignore_index != -100:
             raise ValueError("cross_entropy: ignore_index is not supported for probability "
@@ -250,7 +263,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if not isinstance(target, TensorBase):
             target = new_tensor(t)
     else:
-        target = _index_target(target, x_shape, c, ignore_index, "cross_entropy")
+        target = _index_target(target, input.data, c, ignore_index, "cross_entropy")
     out = CrossEntropy.apply(input, target, weight, ignore_index, reduction,
                              float(label_smoothing))
     return reshape(out, ()) if unbatched and reduction == "none" else out
@@ -279,12 +292,12 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     """
     reduction = _reduction("nll_loss", reduction, size_average, reduce)
     input, target, unbatched = _batched(input, target, "nll_loss")
-    x_shape = input.data.shape
-    weight = _class_weight(weight, x_shape[1], input.data.dtype, "nll_loss")
-    t = _index_target(target, x_shape, x_shape[1], ignore_index, "nll_loss")
+    x = input.data
+    weight = _class_weight(weight, x.shape[1], x, "nll_loss")
+    t = _index_target(target, x, x.shape[1], ignore_index, "nll_loss")
     valid = t != ignore_index
-    safe = np.where(valid, t, 0)
-    picked = (weight[safe] * valid) if weight is not None else valid.astype(input.data.dtype)
+    safe = namespace(t).where(valid, t, 0)
+    picked = (weight[safe] * valid) if weight is not None else valid.astype(x.dtype)
     log_p = gather(input, 1, safe[:, None]).squeeze(1)
     loss = log_p * new_tensor(-picked)
     if reduction == "none":

@@ -1,10 +1,14 @@
 """Loss functions with PyTorch's names, arguments and reduction rules.
 
 ``reduction`` is ``'mean'`` (the default), ``'sum'`` or ``'none'``. Each loss is one fused node:
-the forward computes the elementwise loss and reduces it, the NumPy backward applies the closed-
-form derivative, and the tensor backward writes the same derivative with locograd ops (so second
-derivatives exist). ``cross_entropy`` fuses log-softmax and the negative log-likelihood: its
-gradient is ``softmax - onehot`` (scaled), computed without overflow for logits of any size.
+the forward computes the elementwise loss and reduces it, and the backward applies the closed-form
+derivative, written once against the namespace of its values: arrays on the fast path (reusing
+what the forward saved), tensors when the backward pass is recorded (recomputing those saved
+intermediates from the inputs, so that second derivatives exist). ``cross_entropy`` fuses
+log-softmax and the negative log-likelihood: its gradient is ``softmax - onehot`` (scaled),
+computed without overflow for logits of any size.
+
+The inputs must be floating point (PyTorch raises for integer inputs to these losses too).
 
 Class weights (``weight`` of ``cross_entropy``/``nll_loss``) are constants: as in PyTorch, no
 gradient flows to them. The ``weight`` and ``pos_weight`` of the binary losses do get gradients.
@@ -17,12 +21,13 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..autograd.tensor_base import TensorBase, new_tensor
+from ..backend import namespace
+from ._common import is_tensor
 from .cross_entropy import *  # noqa: F401,F403  (cross_entropy, nll_loss: re-exported)
 from .cross_entropy import __all__ as _cross_entropy_all
 from .cross_entropy import _reduce, _reduction, _scale
-from .elementwise import clamp, log, sigmoid, softplus
-
-_LEGACY_RULES = True  # TRANSITION: twin rules not yet merged (see Function)
+from .elementwise import sigmoid, softplus
+from .unary import sigmoid_array
 
 __all__ = list(_cross_entropy_all) + [
     "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",
@@ -31,8 +36,12 @@ __all__ = list(_cross_entropy_all) + [
 
 def _as_target(target, input, op: str):
     """``target`` as a tensor of the input's float dtype, broadcast-checked like PyTorch."""
+    x = input.data
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype} (convert "
+                        f"it with .float() or .to(float64))")
     if not isinstance(target, TensorBase):
-        target = new_tensor(np.asarray(target, dtype=input.data.dtype))
+        target = new_tensor(namespace(x).asarray(target, dtype=x.dtype))
     if target.data.dtype != input.data.dtype:
         raise TypeError(f"{op}: the input (dtype {input.data.dtype}) and the target (dtype "
                         f"{target.data.dtype}) must have the same dtype")
@@ -64,15 +73,14 @@ class SquaredError(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        input, target, _ = ctx.saved_tensors
-        g = _scale(ctx, grad) * (input - target) * 2.0
-        return g, (-g if ctx.needs_input_grad[1] else None), None
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        diff = ctx.saved_arrays[2]
+        diff = _difference(*ctx.saved_tensors)
         g = _scale(ctx, grad) * diff * 2.0
         return g, (-g if ctx.needs_input_grad[1] else None), None
+
+
+def _difference(input, target, diff):
+    """``input - target``: saved by the forward, recomputed (differentiably) when recorded."""
+    return input - target if is_tensor(input) else diff
 
 
 class AbsoluteError(Function):
@@ -83,16 +91,16 @@ class AbsoluteError(Function):
     @staticmethod
     def forward(ctx, input, target, reduction):
         diff = input.data - target.data
-        ctx.direction = np.sign(diff)
+        xp = namespace(diff)
+        # sign(NaN) is 0 for the gradient, as PyTorch's sgn
+        ctx.direction = xp.nan_to_num(xp.sign(diff, out=xp.empty_like(diff)), copy=False)
         ctx.reduction, ctx.count = reduction, diff.size
-        return _reduce(np.abs(diff), reduction)
+        return _reduce(xp.abs(diff), reduction)
 
     @staticmethod
     def backward(ctx, grad):
         g = _scale(ctx, grad) * ctx.direction  # piecewise linear: a constant mask
         return g, (-g if ctx.needs_input_grad[1] else None), None
-
-    backward_np = backward
 
 
 class Huber(Function):
@@ -108,8 +116,9 @@ class Huber(Function):
     @staticmethod
     def forward(ctx, input, target, delta, factor, reduction):
         diff = input.data - target.data
-        size = np.abs(diff)
-        loss = np.where(size < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta))
+        xp = namespace(diff)
+        size = xp.abs(diff)
+        loss = xp.where(size < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta))
         if factor != 1.0:
             loss *= factor
         ctx.save_for_backward(input, target, diff)
@@ -118,14 +127,8 @@ class Huber(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        input, target, _ = ctx.saved_tensors
-        g = _scale(ctx, grad) * clamp(input - target, -ctx.delta, ctx.delta) * ctx.factor
-        return g, (-g if ctx.needs_input_grad[1] else None), None, None, None
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        diff = ctx.saved_arrays[2]
-        g = _scale(ctx, grad) * np.clip(diff, -ctx.delta, ctx.delta) * ctx.factor
+        diff = _difference(*ctx.saved_tensors)
+        g = _scale(ctx, grad) * namespace(diff).clip(diff, -ctx.delta, ctx.delta) * ctx.factor
         return g, (-g if ctx.needs_input_grad[1] else None), None, None, None
 
 
@@ -206,10 +209,7 @@ class BinaryCrossEntropy(Function):
     @staticmethod
     def forward(ctx, input, target, weight, reduction):
         x, y = input.data, target.data
-        with np.errstate(divide="ignore"):
-            log_x = np.maximum(np.log(x), _LOG_FLOOR)
-            log_1mx = np.maximum(np.log1p(-x), _LOG_FLOOR)
-        loss = -(y * log_x + (1.0 - y) * log_1mx)
+        loss = _bce(y, *_clamped_logs(x))
         need = ctx.needs_input_grad
         ctx.save_for_backward(input, target, weight, loss if need[2] else None)
         if weight is not None:
@@ -219,39 +219,33 @@ class BinaryCrossEntropy(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        input, target, weight, _ = ctx.saved_tensors
+        x, y, w, loss = ctx.saved_tensors
         need = ctx.needs_input_grad
+        recorded = is_tensor(x)
         g = _scale(ctx, grad)
-        gw = None
-        if need[1] or need[2]:
-            log_x = clamp(log(input), _LOG_FLOOR, None)
-            log_1mx = clamp(log(1.0 - input), _LOG_FLOOR, None)
-            if need[2]:  # the unweighted loss, as a function of the input and the target
-                gw = -(g * (target * log_x + (1.0 - target) * log_1mx))
-        if weight is not None:
-            g = g * weight
-        gx = gy = None
+        gx = gy = gw = None
+        if need[1] or (need[2] and recorded):
+            log_x, log_1mx = _clamped_logs(x)
+        if need[2]:  # the unweighted loss (recomputed from the inputs when recorded)
+            gw = g * (_bce(y, log_x, log_1mx) if recorded else loss)
+        if w is not None:
+            g = g * w
         if need[0]:  # PyTorch's form: (x - y) / max(x (1 - x), 1e-12)
-            gx = g * (input - target) / clamp(input * (1.0 - input), 1e-12, None)
+            gx = g * (x - y) / namespace(x).clip(x * (1.0 - x), 1e-12, None)
         if need[1]:
             gy = g * (log_1mx - log_x)
         return gx, gy, gw, None
 
-    @staticmethod
-    def backward_np(ctx, grad):
-        x, y, w, loss = ctx.saved_arrays
-        need = ctx.needs_input_grad
-        g = _scale(ctx, grad)
-        gw = g * loss if need[2] else None
-        if w is not None:
-            g = g * w
-        gx = g * (x - y) / np.maximum(x * (1.0 - x), 1e-12) if need[0] else None
-        gy = None
-        if need[1]:
-            with np.errstate(divide="ignore"):
-                gy = g * (np.maximum(np.log1p(-x), _LOG_FLOOR) -
-                          np.maximum(np.log(x), _LOG_FLOOR))
-        return gx, gy, gw, None
+
+def _clamped_logs(x):
+    """``log(x)`` and ``log(1 - x)``, each clamped at -100 (PyTorch's floor)."""
+    xp = namespace(x)
+    with xp.errstate(divide="ignore"):
+        return xp.clip(xp.log(x), _LOG_FLOOR, None), xp.clip(xp.log1p(-x), _LOG_FLOOR, None)
+
+
+def _bce(y, log_x, log_1mx):
+    return -(y * log_x + (1.0 - y) * log_1mx)
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
@@ -288,31 +282,45 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 def _as_weight(weight, input):
     if weight is None or isinstance(weight, TensorBase):
         return weight
-    return new_tensor(np.asarray(weight, dtype=input.data.dtype))
+    x = input.data
+    return new_tensor(namespace(x).asarray(weight, dtype=x.dtype))
 
 
-def _softplus_np(x):
-    """``log(1 + exp(x))`` without overflow: ``max(x, 0) + log1p(exp(-|x|))``.
+def _softplus_array(x):
+    """``log(1 + exp(x))`` of an array without overflow: ``max(x, 0) + log1p(exp(-|x|))``.
 
-    Written as in-place passes over one buffer: about 9x faster than ``np.logaddexp(0, x)``.
+    Written as in-place passes over one buffer (also for 0-d ``x``): about 9x faster than
+    ``np.logaddexp(0, x)``.
     """
-    out = np.abs(x)
-    np.negative(out, out=out)
-    np.exp(out, out=out)
-    np.log1p(out, out=out)
-    out += np.maximum(x, 0)
+    xp = namespace(x)
+    out = xp.abs(x, out=xp.empty_like(x))
+    xp.negative(out, out=out)
+    xp.exp(out, out=out)
+    xp.log1p(out, out=out)
+    out += xp.maximum(x, 0)
     return out
 
 
-def _sigmoid_minus_np(x, y):
-    """``sigmoid(x) - y`` in one buffer (``exp`` may overflow to inf: 1/(1+inf) is 0)."""
-    out = np.negative(x)
-    with np.errstate(over="ignore"):
-        np.exp(out, out=out)
+def _sigmoid_minus(x, y):
+    """``sigmoid(x) - y``: a node on tensors; on arrays one buffer (also for 0-d ``x``;
+    ``exp`` may overflow to inf: 1/(1+inf) is 0)."""
+    if is_tensor(x):
+        return sigmoid(x) - y
+    xp = namespace(x)
+    out = xp.negative(x, out=xp.empty_like(x))
+    with xp.errstate(over="ignore"):
+        xp.exp(out, out=out)
     out += 1
-    np.reciprocal(out, out=out)
+    xp.reciprocal(out, out=out)
     out -= y
     return out
+
+
+def _logits_loss(x, y, pos_weight, softplus_neg):
+    """The unweighted elementwise loss ``(1 - y) x + (1 + (p - 1) y) softplus(-x)``."""
+    if pos_weight is None:
+        return (1.0 - y) * x + softplus_neg
+    return (1.0 - y) * x + (1.0 + (pos_weight - 1.0) * y) * softplus_neg
 
 
 class BinaryCrossEntropyWithLogits(Function):
@@ -330,21 +338,19 @@ class BinaryCrossEntropyWithLogits(Function):
             # sum(max(x, 0)) - sum(x * y) + sum(log1p(exp(-|x|))), with no elementwise array.
             ctx.save_for_backward(input, target, None, None, None, None)
             ctx.reduction, ctx.count = reduction, x.size
-            t = np.abs(x)
-            np.negative(t, out=t)
-            np.exp(t, out=t)
-            np.log1p(t, out=t)
+            xp = namespace(x)
+            t = xp.abs(x, out=xp.empty_like(x))  # a buffer, also for 0-d x
+            xp.negative(t, out=t)
+            xp.exp(t, out=t)
+            xp.log1p(t, out=t)
             total = t.sum(dtype=x.dtype)
-            np.maximum(x, 0, out=t)
-            total += t.sum(dtype=x.dtype) - np.vdot(x, y).astype(x.dtype)
+            xp.maximum(x, 0, out=t)
+            total += t.sum(dtype=x.dtype) - xp.vdot(x, y).astype(x.dtype)
             if reduction == "mean":
                 total = total / x.dtype.type(x.size) if x.size else x.dtype.type(np.nan)
-            return np.asarray(total, dtype=x.dtype)
-        softplus_neg = _softplus_np(-x)  # log(1 + exp(-x)) without overflow
-        if pos_weight is None:
-            loss = (1.0 - y) * x + softplus_neg
-        else:
-            loss = (1.0 - y) * x + (1.0 + (pos_weight.data - 1.0) * y) * softplus_neg
+            return xp.asarray(total, dtype=x.dtype)
+        softplus_neg = _softplus_array(-x)  # log(1 + exp(-x)) without overflow
+        loss = _logits_loss(x, y, None if pos_weight is None else pos_weight.data, softplus_neg)
         ctx.save_for_backward(input, target, weight, pos_weight, loss if need[2] else None,
                               softplus_neg if need[1] or need[3] else None)
         if weight is not None:
@@ -354,43 +360,22 @@ class BinaryCrossEntropyWithLogits(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        input, target, weight, pos_weight, _, _ = ctx.saved_tensors
+        x, y, w, pw, loss, sp = ctx.saved_tensors
         need = ctx.needs_input_grad
+        recorded = is_tensor(x)
         g = _scale(ctx, grad)
         gw = gx = gy = gp = None
-        if need[1] or need[2] or need[3]:
-            sp = softplus(-input)
-            if need[2]:  # the unweighted loss, as a function of its inputs
-                positive = sp if pos_weight is None else (1.0 + (pos_weight - 1.0) * target) * sp
-                gw = g * ((1.0 - target) * input + positive)
-        if weight is not None:
-            g = g * weight
-        if need[0]:
-            if pos_weight is None:
-                gx = g * (sigmoid(input) - target)
-            else:
-                gx = g * ((1.0 - target) - (1.0 + (pos_weight - 1.0) * target) * sigmoid(-input))
-        if need[1]:
-            gy = g * (-input) if pos_weight is None else g * ((pos_weight - 1.0) * sp - input)
-        if need[3]:
-            gp = g * target * sp
-        return gx, gy, gw, gp, None
-
-    @staticmethod
-    def backward_np(ctx, grad):
-        x, y, w, pw, loss, sp = ctx.saved_arrays
-        need = ctx.needs_input_grad
-        g = _scale(ctx, grad)
-        gw = g * loss if need[2] else None
+        if recorded and (need[1] or need[2] or need[3]):
+            sp = softplus(-x)  # differentiable, with the loss below (saved as constants)
+        if need[2]:
+            gw = g * (_logits_loss(x, y, pw, sp) if recorded else loss)
         if w is not None:
             g = g * w
-        gx = gy = gp = None
         if need[0]:
             if pw is None:
-                gx = _sigmoid_minus_np(x, y)  # sigmoid(x) - y, one buffer
-                gx *= g
+                gx = _sigmoid_minus(x, y) * g
             else:
-                sig_neg = np.exp(-_softplus_np(x))  # sigmoid(-x) = exp(-softplus(x)), stable
+                sig_neg = sigmoid(-x) if recorded else sigmoid_array(-x)
                 gx = g * ((1.0 - y) - (1.0 + (pw - 1.0) * y) * sig_neg)
         if need[1]:
             gy = g * (-x) if pw is None else g * ((pw - 1.0) * sp - x)
@@ -440,11 +425,12 @@ class KLDivergence(Function):
     @staticmethod
     def forward(ctx, input, target, reduction, log_target):
         x, y = input.data, target.data
+        xp = namespace(x)
         if log_target:
-            loss = np.exp(y) * (y - x)
+            loss = xp.exp(y) * (y - x)
         else:  # xlogy(y, y) - y x: a zero target contributes 0 (where log y is -inf)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                loss = np.where(y == 0, 0.0, y * np.log(y)).astype(x.dtype, copy=False) - y * x
+            with xp.errstate(divide="ignore", invalid="ignore"):
+                loss = xp.where(y == 0, 0.0, y * xp.log(y)).astype(x.dtype, copy=False) - y * x
         ctx.save_for_backward(input, target)
         ctx.log_target = log_target
         ctx.reduction, ctx.count = reduction, loss.size
@@ -454,15 +440,19 @@ class KLDivergence(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        input, target = ctx.saved_tensors
+        x, y = ctx.saved_tensors
+        xp = namespace(x)
         need = ctx.needs_input_grad
         g = _scale(ctx, grad)
-        p = target.exp() if ctx.log_target else target
+        p = xp.exp(y) if ctx.log_target else y
         gx = -(g * p) if need[0] else None
         gy = None
         if need[1]:
-            gy = g * p * (target - input + 1.0) if ctx.log_target else \
-                g * (log(target) + 1.0 - input)
+            if ctx.log_target:
+                gy = g * p * (y - x + 1.0)
+            else:
+                with xp.errstate(divide="ignore"):
+                    gy = g * (xp.log(y) + 1.0 - x)
         return gx, gy, None, None
 
 
