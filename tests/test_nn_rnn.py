@@ -6,7 +6,7 @@ import pytest
 
 import locograd as lg
 from locograd.autograd.gradcheck import gradcheck, gradgradcheck
-from locograd.nn._rnn_steps import GRUStep, LSTMStep, RNNStep
+from locograd.ops.recurrent import GRUStep, LSTMStep, RNNStep
 
 nn = lg.nn
 

@@ -1,10 +1,11 @@
 """The op table: one ``OpSpec`` per differentiable op drives every op test.
 
 Each family file (``elementwise.py``, ``reduce.py``, ``shape.py``, ``indexing.py``,
-``linalg.py``, ``activation.py``, ``conv.py``, ``loss.py``) defines ``SPECS``, a list of
-``OpSpec``. ``tests/test_ops_table.py`` runs, for every spec and for inputs drawn by hypothesis
-(shapes with broadcasting, values): the forward against the NumPy reference, gradcheck (the
-engine's NumPy fast path, ``backward_np``), the tensor-op ``backward`` against it
+``linalg.py``, ``activation.py``, ``conv.py``, ``loss.py``, ``recurrent.py``) defines
+``SPECS``, a list of ``OpSpec``. ``tests/test_ops_table.py`` runs, for every spec and for inputs
+drawn by hypothesis (shapes with broadcasting, values): the forward against the NumPy
+reference, gradcheck (the engine's NumPy fast path, ``backward_np``), the tensor-op ``backward``
+against it
 (``create_graph=True`` path), gradgradcheck where ``second_order``, the random-direction check
 on ``large_inputs`` and the float32 check. A ``Function`` defined in ``locograd.ops`` that no spec
 covers fails a test, and so does a name in ``covers`` that does not appear in the graphs the
@@ -18,7 +19,8 @@ from typing import Callable
 
 import numpy as np
 
-FAMILIES = ("elementwise", "reduce", "shape", "indexing", "linalg", "activation", "conv", "loss")
+FAMILIES = ("elementwise", "reduce", "shape", "indexing", "linalg", "activation", "conv", "loss",
+            "recurrent")
 
 
 @dataclass(frozen=True)

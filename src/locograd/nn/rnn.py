@@ -3,8 +3,8 @@
 Training is backpropagation through time through the ordinary engine: the forward pass is a
 Python loop over the time steps that builds the graph. To keep the graph small, the input
 projection of every time step is one ``linear`` over the whole sequence, and each step is then
-one fused node (``_rnn_steps``: the recurrent GEMM and the gates in one NumPy pass, with a
-closed-form backward and a tensor-op backward for higher derivatives).
+one fused node (``ops.recurrent``: the recurrent GEMM and the gates in one pass, with a
+closed-form backward written once, which also serves higher derivatives).
 
 Parameters (per layer ``k``, ``_reverse`` for the backward direction): ``weight_ih_l{k}``
 (G*H, input), ``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,), with
@@ -20,8 +20,8 @@ from .. import ops
 from ..autograd.tensor_base import new_tensor
 from ..backend import get_default_dtype, rng
 from ..factory import empty, zeros
+from ..ops.recurrent import GRUStep, LSTMStep, RNNStep
 from . import init
-from ._rnn_steps import GRUStep, LSTMStep, RNNStep
 from .module import Module
 from .parameter import Parameter
 
