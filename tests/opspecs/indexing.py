@@ -62,6 +62,24 @@ def _setitem_into_constant_ref(x):
     return buf
 
 
+TAKE_BROADCAST = np.array([[[3, 0], [1, 1], [2, 3]]])     # (1, 3, 2) against (2, 1, 4)
+FLAT = np.array([11, 0, 5, 5])                           # into the flattened (12,)
+
+
+def _index_ops_0d(s, v):
+    """gather, scatter, scatter_add, index_select, index_add and topk of a 0-d tensor."""
+    zero = lg.tensor(0)
+    out = lg.gather(s, 0, lg.tensor([0, 0])) * v                       # (2,)
+    out = out + s.scatter_add(0, zero, v[0] * 3.0) + s.scatter(0, zero, v[1])
+    out = out + s.index_select(0, zero) * v + s.index_add(0, lg.tensor([0]), v[1] * v[0])
+    return out + s.topk(1, dim=0).values * 2.0
+
+
+def _index_ops_0d_ref(s, v):
+    s = float(s)
+    return (s * v + (s + v[0] * 3.0) + v[1] + s * v + (s + v[1] * v[0]) + s * 2.0)
+
+
 SCATTER_1 = np.array([[0, 2, 3], [3, 1, 0], [2, 0, 1]])  # no repeats within a row
 SCATTER_0 = np.array([[2, 0, 1, 0], [1, 2, 0, 2]])       # (2, 4) into (3, 4) along dim 0
 
@@ -149,6 +167,15 @@ SPECS = [
            ("Gather", "ScatterAddZeros")),
     OpSpec("take_along_dim", weighted(lambda x: lg.take_along_dim(x, lg.tensor(GATHER_1), 1)),
            _x34, weighted_ref(lambda x: np.take_along_axis(x, GATHER_1, 1)), ("Gather",)),
+    # the index (1, 3, 2) and the input (2, 1, 4) broadcast outside dim 2 (issue 13)
+    OpSpec("take_along_dim_broadcast",
+           weighted(lambda x: lg.take_along_dim(x, lg.tensor(TAKE_BROADCAST), 2)),
+           fixed((2, 1, 4)), weighted_ref(lambda x: np.take_along_axis(x, TAKE_BROADCAST, 2)),
+           ("Gather", "BroadcastTo")),
+    OpSpec("take_along_dim_flattened", weighted(lambda x: x.take_along_dim(lg.tensor(FLAT))),
+           _x34, weighted_ref(lambda x: x.reshape(-1)[FLAT]), ("Gather", "Reshape")),
+    OpSpec("index_ops_on_0d", _index_ops_0d, fixed((), (2,)), _index_ops_0d_ref,
+           ("Gather", "ScatterAdd", "Scatter", "Getitem", "IndexAddZeros", "Reshape")),
     OpSpec("scatter_add_repeated", weighted(lambda x, s: x.scatter_add(1, lg.tensor(GATHER_1), s)),
            fixed((3, 4), (3, 3)),
            weighted_ref(lambda x, s: _np_scatter_add(x, 1, GATHER_1, s)),

@@ -58,4 +58,11 @@ SPECS = [_matmul_spec(name, shapes) for name, shapes in MATMUL_SHAPES.items()] +
            ("Linear",)),
     OpSpec("linear_batched_input", lg.linear, fixed((2, 2, 3), (2, 3), (2,)), _linear_ref,
            ("Linear", "MatMul", "Reshape")),
+    # (batch, time, features) inputs: the leading dims are folded into one GEMM (issue 13)
+    OpSpec("linear_4d_input", lg.linear, fixed((2, 3, 2, 4), (3, 4), (3,)), _linear_ref,
+           ("Linear", "MatMul", "Reshape"),
+           large_inputs=lambda rng: normal(rng, (3, 5, 4, 6), (5, 6), (5,))),
+    OpSpec("matmul_4d_2d_folded", lambda a, b: a @ b, fixed((2, 3, 2, 4), (4, 3)), np.matmul,
+           ("MatMul", "Reshape"),
+           large_inputs=lambda rng: normal(rng, (3, 5, 4, 6), (6, 5))),
 ]

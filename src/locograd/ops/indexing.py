@@ -53,6 +53,17 @@ def convert_index(idx):
     return _index_item(idx)
 
 
+def _on_device_of(data, idx):
+    """``idx`` with its host index arrays (from Python lists) copied to the backend of ``data``
+    (explicitly: a device array refuses to be indexed by a host array, as CuPy's does)."""
+    xp = namespace(data)
+    if xp is np:
+        return idx
+    if isinstance(idx, tuple):
+        return tuple(xp.asarray(i) if type(i) is np.ndarray else i for i in idx)
+    return xp.asarray(idx) if type(idx) is np.ndarray else idx
+
+
 def _items(idx) -> tuple:
     return idx if isinstance(idx, tuple) else (idx,)
 
@@ -108,6 +119,7 @@ class Getitem(Function):
 
     @staticmethod
     def forward(ctx, x, idx):
+        idx = _on_device_of(x.data, idx)
         ctx.in_shape = x.data.shape
         ctx.idx = idx
         try:
@@ -155,6 +167,7 @@ class IndexPut(Function):
 
     @staticmethod
     def forward(ctx, x, idx, value):
+        idx = _on_device_of(x.data, idx)
         out = x.data.copy()
         v = operand(value)
         try:
