@@ -11,18 +11,19 @@ Every node takes ``gx``, the input projection of its time step with the biases a
 (NumPy or CuPy) on an unrecorded pass, tensors when it is recorded (``create_graph=True``). The
 gates saved by the forward are arrays, constants on a recorded pass, so there the rule first
 recomputes them from the saved inputs with the same gate function as the forward
-(``_lstm_cell``, ``_gru_gates``), differentiably; the rest of the rule is shared. The activation
-derivatives are the fused ``tanh_grad``/``sigmoid_grad`` (one pass on arrays, a differentiable
-node on tensors). The 2-D products use ``xp.dot``: for the small shapes of a recurrence (a batch
-of 1: the weight gradient is an outer product) it is up to 5x faster than ``matmul`` in NumPy,
-and the same BLAS call for large ones.
+(``_lstm_cell``, ``_gru_gates``), differentiably; the rest of the rule is shared. The tanh RNN's
+activation derivative is the fused ``tanh_grad`` (one pass on arrays, a differentiable node on
+tensors); the gated cells use plain products, cheaper at these sizes than several fused calls.
+The 2-D products use ``xp.dot``: for the small shapes of a recurrence (a batch of 1: the weight
+gradient is an outer product) it is up to 5x faster than ``matmul`` in NumPy, and the same BLAS
+call for large ones.
 """
 from __future__ import annotations
 
 from ..autograd.function import Function
 from ..autograd.tensor_base import TensorBase
 from ..backend import namespace
-from .unary import sigmoid_grad, tanh_grad
+from .unary import tanh_grad
 
 __all__ = ["RNNStep", "LSTMStep", "GRUStep"]
 
@@ -95,10 +96,12 @@ class LSTMStep(Function):
             s, g, _, tanh_c = _lstm_cell(xp, xp.dot(h_prev, w_hh.T) + gx, c_prev)
         n = g.shape[-1]
         i, f, o = s[:, :n], s[:, n:2 * n], s[:, 3 * n:]
-        dc = tanh_grad(tanh_c, grad_h * o)
-        dc += grad_c
-        d_gates = xp.concatenate([sigmoid_grad(i, dc * g), sigmoid_grad(f, dc * c_prev),
-                                  tanh_grad(g, dc * i), sigmoid_grad(o, grad_h * tanh_c)], axis=1)
+        # Plain products (not the fused tanh_grad/sigmoid_grad): at a recurrence's small sizes
+        # the Python calls of five fused helpers cost more than they save.
+        dc = grad_h * o * (1.0 - tanh_c * tanh_c) + grad_c  # (not +=: no in-place on tensors)
+        d_gates = xp.concatenate([dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f),
+                                  dc * i * (1.0 - g * g), grad_h * tanh_c * o * (1.0 - o)],
+                                 axis=1)
         return (d_gates if need[0] else None,
                 xp.dot(d_gates, w_hh) if need[1] else None,
                 dc * f if need[2] else None,
@@ -141,9 +144,9 @@ class GRUStep(Function):
             rz, n = _gru_gates(xp, gx, gh)
         n_h = hp.shape[-1]
         r, z = rz[:, :n_h], rz[:, n_h:]
-        dn = tanh_grad(n, grad * (1.0 - z))
-        dr = sigmoid_grad(r, dn * gh[:, 2 * n_h:])
-        dz = sigmoid_grad(z, grad * (hp - n))
+        dn = grad * (1.0 - z) * (1.0 - n * n)  # plain products, as in LSTMStep
+        dr = dn * gh[:, 2 * n_h:] * r * (1.0 - r)
+        dz = grad * (hp - n) * z * (1.0 - z)
         d_gh = xp.concatenate([dr, dz, dn * r], axis=1)
         return (xp.concatenate([dr, dz, dn], axis=1) if need[0] else None,
                 grad * z + xp.dot(d_gh, w_hh) if need[1] else None,
