@@ -169,7 +169,7 @@ SPECS = [
     OpSpec("hardshrink", F.hardshrink, _kinked((-0.5, 0.5)),
            lambda x: np.where(np.abs(x) > 0.5, x, 0.0)),
     OpSpec("softshrink", F.softshrink, _kinked((-0.5, 0.5)),
-           lambda x: np.sign(x) * np.maximum(np.abs(x) - 0.5, 0.0)),
+           lambda x: np.sign(x) * np.maximum(np.abs(x) - 0.5, 0.0), ("Softshrink",)),
     OpSpec("glu", F.glu, _rows, lambda x: x[:, :2] * _sigmoid(x[:, 2:])),
     OpSpec("dropout_fixed_mask", _dropout, _one, _dropout_ref, ("Dropout",),
            large_inputs=_one_large),

@@ -1,13 +1,14 @@
 """Activation functions beyond the core, and the error function ``erf``.
 
 The activations used on every model's hot path (leaky_relu, elu/selu/celu, gelu, prelu,
-hardtanh/relu6, hardsigmoid/hardswish, silu, logsigmoid) are fused ``Function`` nodes whose rule
-is written once against the namespace of its values (arrays on the fast path, tensors when the
-backward pass is recorded, so it can be differentiated again). The rarer ones (mish, softsign,
-glu...) are compositions of existing ops, differentiable to any order by construction.
+hardtanh/relu6, hardsigmoid/hardswish, softshrink, silu, logsigmoid) are fused ``Function``
+nodes whose rule is written once against the namespace of its values (arrays on the fast path,
+tensors when the backward pass is recorded, so it can be differentiated again). The rarer ones
+(mish, softsign, glu...) are compositions of existing ops, differentiable to any order by
+construction.
 
 NaN inputs follow PyTorch: the value stays NaN, and the piecewise ops pass the gradient through
-where PyTorch's masks do (relu6/hardtanh, threshold, hardshrink, elu/selu/celu, hardswish: a
+where PyTorch's masks do (relu6/hardtanh, threshold, hard/softshrink, elu/selu/celu, hardswish: a
 NaN is "not in the flat part"; hardsigmoid: a NaN gets gradient 0).
 
 Deliberate difference from PyTorch: the ``inplace`` arguments are accepted for compatibility but
@@ -23,7 +24,7 @@ from ..autograd.function import Function
 from ..backend import namespace
 from ._common import float_input, is_tensor, normalize_dim
 from .elementwise import abs as _abs
-from .elementwise import clamp, sigmoid, softplus, tanh, where
+from .elementwise import sigmoid, softplus, tanh, where
 from .reduce import softmax
 from .shape import split
 from .unary import sigmoid_array
@@ -294,6 +295,23 @@ class Hardtanh(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad * ctx.inside, None, None  # a constant mask, as LeakyRelu
+
+
+class Softshrink(Function):
+    """``x - clip(x, -lambd, lambd)``; gradient 0 on ``[-lambd, lambd]``, 1 outside and at NaN
+    (as PyTorch)."""
+
+    label = "Softshrink"
+
+    @staticmethod
+    def forward(ctx, a, lambd):
+        x = float_input(a, "softshrink")
+        ctx.outside = ~((x >= -lambd) & (x <= lambd))
+        return x - namespace(x).clip(x, -lambd, lambd)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.outside, None  # a constant mask
 
 
 class Hardsigmoid(Function):
@@ -597,7 +615,7 @@ def softshrink(x, lambd: float = 0.5):
     """
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
-    return x - clamp(x, -lambd, lambd)
+    return Softshrink.apply(x, float(lambd))
 
 
 def glu(x, dim: int = -1):
