@@ -19,9 +19,9 @@ import numpy as np
 from . import ops
 from .autograd.grad_mode import state as _grad_state
 from .autograd.tensor_base import TensorBase, new_tensor, register_tensor_class
-from .backend import as_dtype
+from .backend import as_dtype, namespace, writeable
 from .backend.devices import CPU, device, device_of, fill_from_host, resolve, to_device
-from .ops._common import binary_operands, operand
+from .ops._common import as_array, binary_operands, namespace_of, operand
 
 __all__ = ["Tensor"]
 
@@ -196,7 +196,7 @@ class Tensor(TensorBase):
             if d != out.data.dtype:
                 out = ops.Cast.apply(out, d)
         if copy and out is self:
-            out = ops.clone(self)
+            out = ops.Cast.apply(self, self.data.dtype)  # astype copies
         return out
 
     def cuda(self, device=None, non_blocking: bool = False):
@@ -333,17 +333,20 @@ class Tensor(TensorBase):
 
     def __invert__(self):
         if self.data.dtype != np.bool_:
-            return new_tensor(np.invert(self.data))
+            return new_tensor(namespace(self.data).invert(self.data))
         return ops.logical_not(self)
 
     def __and__(self, other):
-        return new_tensor(np.asarray(np.bitwise_and(*binary_operands(self, other, "and"))))
+        x, y = binary_operands(self, other, "and")
+        return new_tensor(as_array(namespace_of(x, y).bitwise_and(x, y)))
 
     def __or__(self, other):
-        return new_tensor(np.asarray(np.bitwise_or(*binary_operands(self, other, "or"))))
+        x, y = binary_operands(self, other, "or")
+        return new_tensor(as_array(namespace_of(x, y).bitwise_or(x, y)))
 
     def __xor__(self, other):
-        return new_tensor(np.asarray(np.bitwise_xor(*binary_operands(self, other, "xor"))))
+        x, y = binary_operands(self, other, "xor")
+        return new_tensor(as_array(namespace_of(x, y).bitwise_xor(x, y)))
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
@@ -387,7 +390,7 @@ class Tensor(TensorBase):
                     f"{name}: in-place operation on a view (shape {data.shape}) whose result "
                     f"requires grad; locograd does not rewrite the base tensor's history. Use "
                     f"an out-of-place operation, or .clone() the view first")
-        if not data.flags.writeable:
+        if not writeable(data):
             raise RuntimeError(f"{name}: the tensor (shape {data.shape}) is a read-only view "
                                f"(e.g. from expand/broadcast_to); .clone() it first")
         r = result.data
@@ -402,7 +405,7 @@ class Tensor(TensorBase):
                 result = ops.clone(result)  # a leaf result needs a node so gradients reach it
             else:
                 _keep_old_value(self, result.grad_fn)
-        np.copyto(data, r, casting="same_kind")
+        namespace(data).copyto(data, r, casting="same_kind")
         self._version[0] += 1
         if recording:
             self.grad_fn = result.grad_fn
@@ -418,7 +421,7 @@ class Tensor(TensorBase):
         """Untracked in-place update straight into the array (no graph needed)."""
         x, y = binary_operands(self, other, name)
         data = self.data
-        if not data.flags.writeable:
+        if not writeable(data):
             raise RuntimeError(f"{name}: the tensor (shape {data.shape}) is a read-only view; "
                                f".clone() it first")
         try:
@@ -481,7 +484,7 @@ class Tensor(TensorBase):
         if self._needs_graph(value):
             return self._inplace(ops.broadcast_to(_as_operand_tensor(value, self), self.shape),
                                  name)
-        if not getattr(self.data.flags, "writeable", True):
+        if not writeable(self.data):
             raise RuntimeError(f"{name}: the tensor (shape {self.data.shape}) is read-only")
         self.data[...] = operand(value)
         self._version[0] += 1
@@ -492,10 +495,13 @@ class Tensor(TensorBase):
         if self._needs_graph(src):
             return self._inplace(ops.broadcast_to(_as_operand_tensor(src, self), self.shape),
                                  "copy_")
-        if not self.data.flags.writeable:
+        if not writeable(self.data):
             raise RuntimeError(f"copy_: the tensor (shape {self.data.shape}) is read-only")
+        value = operand(src)
+        if isinstance(src, TensorBase) and type(value) is not type(self.data):
+            value = to_device(value, self.device)  # copy_ between devices, as in PyTorch
         try:
-            np.copyto(self.data, operand(src), casting="unsafe")
+            namespace(self.data).copyto(self.data, value, casting="unsafe")
         except ValueError as e:
             raise ValueError(f"copy_: cannot copy a source of shape {np.shape(operand(src))} into "
                              f"a tensor of shape {self.data.shape}: {e}") from None
@@ -567,7 +573,7 @@ class Tensor(TensorBase):
         if self._needs_graph(value):
             self._inplace(ops.IndexPut.apply(self, idx, value), "__setitem__")
             return
-        if not self.data.flags.writeable:
+        if not writeable(self.data):
             raise RuntimeError(f"__setitem__: the tensor (shape {self.data.shape}) is read-only")
         try:
             self.data[idx] = operand(value)
@@ -683,7 +689,7 @@ def _keep_old_value(tensor: Tensor, node) -> None:
 def _as_operand_tensor(value, like: Tensor) -> TensorBase:
     if isinstance(value, TensorBase):
         return value
-    return new_tensor(np.asarray(operand(value), dtype=like.data.dtype))
+    return new_tensor(namespace(like.data).asarray(operand(value), dtype=like.data.dtype))
 
 
 # Methods that *are* the op with the tensor as first argument: ``x.exp()`` is ``ops.exp(x)``.

@@ -267,6 +267,10 @@ SPECS = [
            lambda rng: normal(rng, *broadcast_triple(rng)), _where3_ref, ("Where", "Mul")),
     OpSpec("cast_same_dtype_copy", lambda a: a.to(a.dtype, copy=True) * 2.0, _one,
            lambda a: a * 2.0, ("Cast", "Mul")),
+    # The node of a device move, here to the input's own device (tests/test_device moves
+    # between the host and the device stand-in).
+    OpSpec("to_device_same", lambda a: lg.ops.to_device(a * 2.0, a.device), _one,
+           lambda a: a * 2.0, ("ToDevice", "Mul")),
     # ------------------------------------------------------------------ in-place forms
     OpSpec("inplace_arithmetic", _inplace_arith,
            lambda rng: (rng.standard_normal((3, 4)), away_from(rng, (4,), margin=0.3)),

@@ -140,7 +140,9 @@ class Function:
                     out.append(new_tensor(arr, True, self, k))
             elif entry is None:
                 out.append(None)
-            else:  # an intermediate array or number: a constant
+            elif isinstance(entry, (float, int, complex)):  # a number stays a number (it
+                out.append(entry)                             # belongs to no device)
+            else:  # an intermediate array: a constant
                 out.append(new_tensor(entry if type(entry) is _ndarray else _constant(entry)))
         return tuple(out)
 

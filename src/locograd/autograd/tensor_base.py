@@ -12,6 +12,7 @@ import weakref
 import numpy as np
 
 from .grad_mode import state as _grad_state
+from ..backend import writeable
 
 __all__ = ["TensorBase", "new_tensor", "register_tensor_class"]
 
@@ -182,7 +183,7 @@ def reset_grad(tensor, set_to_none: bool = True) -> None:
         return
     if set_to_none:
         tensor.grad = None
-    elif grad.grad_fn is not None or grad.requires_grad or not grad.data.flags.writeable:
+    elif grad.grad_fn is not None or grad.requires_grad or not writeable(grad.data):
         tensor.grad = new_tensor(np.zeros_like(grad.data))
     else:
         grad.data.fill(0)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "np", "namespace", "register_namespace", "Generator", "default_generator", "manual_seed", "seed", "initial_seed",
+    "np", "namespace", "register_namespace", "writeable", "Generator", "default_generator", "manual_seed", "seed", "initial_seed",
     "get_default_dtype", "set_default_dtype", "as_dtype", "float16", "float32", "float64",
     "int8", "int16", "int32", "int64", "uint8", "bool_", "promote_types",
 ]
@@ -257,6 +257,12 @@ def _namespace_of_other(value):
         register_namespace(type(value), cupy)
         return cupy
     raise TypeError(f"no array namespace for a value of type {type(value).__name__}")
+
+
+def writeable(array) -> bool:
+    """Whether an array may be written in place: NumPy's ``writeable`` flag (device arrays,
+    which have no such flag, always may)."""
+    return getattr(array.flags, "writeable", True)
 
 
 def register_namespace(array_type: type, ns, subclasses: bool = False) -> None:

@@ -20,6 +20,12 @@ def is_array(x) -> bool:
                                    and not isinstance(x, (np.generic, TensorBase)))
 
 
+def as_array(value):
+    """A result as an array: NumPy gives a scalar for 0-d operands of its functions; arrays of
+    any backend are left as they are."""
+    return value if is_array(value) else np.asarray(value)
+
+
 def to_array(x, name: str = "op") -> np.ndarray:
     """The array of a tensor; a non-tensor operand as an array with locograd's dtype rules."""
     if isinstance(x, TensorBase):

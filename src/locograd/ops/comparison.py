@@ -11,17 +11,12 @@ import numpy as np
 
 from ..autograd.tensor_base import new_tensor
 from ..backend import namespace
-from ._common import binary_operands, broadcast_error, is_array, namespace_of, to_array
+from ._common import (as_array, binary_operands, broadcast_error, is_array, namespace_of,
+                      to_array)
 
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
            "logical_not", "isnan", "isinf", "isfinite", "floor", "ceil", "trunc", "round",
            "floor_divide", "isclose", "allclose", "equal"]
-
-
-def _as_array(value):
-    """A ufunc's result as an array: NumPy gives a scalar for 0-d operands; device arrays (which
-    NumPy's ufuncs dispatch to their own backend) are left as they are."""
-    return value if is_array(value) else np.asarray(value)
 
 
 def _check_integer_divisor(x, y, name):
@@ -38,7 +33,7 @@ def _nograd_binary(ufunc, name):
         if ufunc == "floor_divide":
             _check_integer_divisor(x, y, name)
         try:
-            return new_tensor(_as_array(getattr(namespace_of(x, y), ufunc)(x, y)))
+            return new_tensor(as_array(getattr(namespace_of(x, y), ufunc)(x, y)))
         except ValueError:
             raise broadcast_error(name, x, y) from None
     op.__name__ = name
@@ -61,7 +56,7 @@ logical_xor = _nograd_binary("logical_xor", "logical_xor")
 def _nograd_unary(ufunc, name):
     def op(a):
         x = to_array(a, name)
-        return new_tensor(_as_array(getattr(namespace(x), ufunc)(x)))
+        return new_tensor(as_array(getattr(namespace(x), ufunc)(x)))
     op.__name__ = name
     op.__doc__ = f"Elementwise ``{name}``; a tensor without gradient."
     return op
@@ -79,7 +74,7 @@ trunc = _nograd_unary("trunc", "trunc")
 def round(a, decimals: int = 0):
     """Round half to even (as NumPy and PyTorch); no gradient."""
     x = to_array(a, "round")
-    return new_tensor(_as_array(namespace(x).round(x, decimals)))
+    return new_tensor(as_array(namespace(x).round(x, decimals)))
 
 
 def isclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False):
@@ -89,7 +84,7 @@ def isclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = Fals
                          f"atol={atol}")
     x, y = binary_operands(a, b, "isclose")
     try:
-        return new_tensor(_as_array(namespace_of(x, y).isclose(x, y, rtol=rtol, atol=atol,
+        return new_tensor(as_array(namespace_of(x, y).isclose(x, y, rtol=rtol, atol=atol,
                                                                equal_nan=equal_nan)))
     except ValueError:
         raise broadcast_error("isclose", x, y) from None

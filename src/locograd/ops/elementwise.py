@@ -55,6 +55,19 @@ class Add(Function):
         return grad, grad
 
 
+def add(a, b, *, alpha=1):
+    """``a + alpha * b`` with broadcasting.
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.add(lg.tensor([1.0, 2.0]), 1.0).tolist()
+        [2.0, 3.0]
+    """
+    if alpha != 1:
+        b = mul(b, alpha)
+    return Add.apply(a, b)
+
+
 class Sub(Function):
     label = "Sub"
 
@@ -69,6 +82,13 @@ class Sub(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+
+def sub(a, b, *, alpha=1):
+    """``a - alpha * b`` with broadcasting."""
+    if alpha != 1:
+        b = mul(b, alpha)
+    return Sub.apply(a, b)
 
 
 class Mul(Function):
@@ -94,6 +114,11 @@ class Mul(Function):
         need = ctx.needs_input_grad
         return (grad * (b if b is not None else ctx.b_const) if need[0] else None,
                 grad * a if need[1] else None)
+
+
+def mul(a, b):
+    """Elementwise product with broadcasting."""
+    return Mul.apply(a, b)
 
 
 def _integral(v) -> bool:
@@ -130,6 +155,24 @@ class Div(Function):
         return (grad / b if need[0] else None, -grad * out / b if need[1] else None)
 
 
+def div(a, b, *, rounding_mode=None):
+    """True division (``rounding_mode=None``), or ``'floor'``/``'trunc'`` (not differentiable)."""
+    if rounding_mode is None:
+        return Div.apply(a, b)
+    x, y = binary_operands(a, b, "div")
+    _check_integer_divisor(x, y, "div")
+    xp = namespace_of(x, y)
+    if rounding_mode == "floor":
+        return new_tensor(xp.asarray(xp.floor_divide(x, y)))
+    if rounding_mode == "trunc":
+        return new_tensor(xp.asarray(xp.trunc(x / y).astype(xp.result_type(x, y))))
+    raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+
+
+def reciprocal(a):
+    return Div.apply(1.0, a)
+
+
 def _as_default_float(v):
     return v.astype(_dtype_state.default_float) if is_array(v) else float(v)
 
@@ -144,6 +187,10 @@ class Neg(Function):
     @staticmethod
     def backward(ctx, grad):
         return -grad
+
+
+def neg(a):
+    return Neg.apply(a)
 
 
 class Pow(Function):
@@ -205,6 +252,20 @@ class Pow(Function):
         return ga, gb
 
 
+def pow(a, b):
+    """``a ** b`` (tensor or scalar exponent/base)."""
+    return Pow.apply(a, b)
+
+
+def square(a):
+    return Pow.apply(a, 2)
+
+
+def exp2(a):
+    """``2 ** x``."""
+    return Pow.apply(2.0, a)
+
+
 class Abs(Function):
     label = "Abs"
 
@@ -218,6 +279,11 @@ class Abs(Function):
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
         return grad * namespace(a).sign(a)
+
+
+def abs(a):
+    """Absolute value; its gradient at 0 is 0."""
+    return Abs.apply(a)
 
 
 class Relu(Function):
@@ -235,6 +301,11 @@ class Relu(Function):
         # The gradient at exactly 0 is 0 (PyTorch's convention): mask on out > 0, not x >= 0.
         (out,) = ctx.saved_tensors
         return grad * (out > 0)
+
+
+def relu(a):
+    """``max(x, 0)``; the gradient at 0 is 0."""
+    return Relu.apply(a)
 
 
 class Softplus(Function):
@@ -258,6 +329,11 @@ class Softplus(Function):
         xp = namespace(a)
         bx = a * ctx.beta
         return grad * xp.where(bx > ctx.threshold, 1.0, _sigmoid_value(bx)), None, None
+
+
+def softplus(a, beta=1.0, threshold=20.0):
+    """``log(1 + exp(beta x)) / beta``, linear above ``threshold`` (PyTorch's definition)."""
+    return Softplus.apply(a, beta, threshold)
 
 
 def _sigmoid_value(x):
@@ -310,6 +386,14 @@ class Clamp(Function):
         return (grad * inside if need[0] else None), grad_lo, grad_hi
 
 
+def clamp(a, min=None, max=None):
+    """Clip to ``[min, max]`` (either may be None, a number or a tensor); the gradient is 1
+    inside, 0 outside, and tensor bounds get the gradient where they are the result."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of 'min' and 'max' must be given")
+    return Clamp.apply(a, min, max)
+
+
 def _bound(b, x, name):
     """A clamp bound as an operand of ``x``'s promoted dtype (None stays None)."""
     if b is None or not isinstance(b, TensorBase):
@@ -340,6 +424,11 @@ class Maximum(Function):
         return (grad * m if need[0] else None), (grad * (1.0 - m) if need[1] else None)
 
 
+def maximum(a, b):
+    """Elementwise maximum; the gradient goes to the larger input (half each on ties)."""
+    return Maximum.apply(a, b)
+
+
 class Minimum(Function):
     label = "Minimum"
 
@@ -357,6 +446,11 @@ class Minimum(Function):
     def backward(ctx, grad):
         m, need = ctx.mask, ctx.needs_input_grad
         return (grad * m if need[0] else None), (grad * (1.0 - m) if need[1] else None)
+
+
+def minimum(a, b):
+    """Elementwise minimum; the gradient goes to the smaller input (half each on ties)."""
+    return Minimum.apply(a, b)
 
 
 def _tie_mask(wins, ties, dtype):
@@ -393,6 +487,11 @@ class Where(Function):
         ga = grad * c if need[1] else None
         gb = grad * ~c if need[2] else None
         return None, ga, gb
+
+
+def where(condition, a, b):
+    """``a`` where ``condition`` is True, else ``b`` (broadcasting all three)."""
+    return Where.apply(condition, a, b)
 
 
 class Cast(Function):
@@ -461,6 +560,16 @@ class Remainder(Function):
         return (grad if need[0] else None), (grad * -ctx.quotient if need[1] else None), None
 
 
+def remainder(a, b):
+    """``a - b * floor(a / b)``: the result has the sign of ``b`` (Python's ``%``)."""
+    return Remainder.apply(a, b, False)
+
+
+def fmod(a, b):
+    """``a - b * trunc(a / b)``: the result has the sign of ``a`` (C's ``fmod``)."""
+    return Remainder.apply(a, b, True)
+
+
 class LogAddExp(Function):
     """``log(exp(a) + exp(b))`` without overflow; the gradients are sigmoid(a - b) and
     sigmoid(b - a)."""
@@ -492,118 +601,6 @@ class LogAddExp(Function):
                 grad * _sigmoid_value(b - a) if need[1] else None)
 
 
-# ------------------------------------------------------------------------------ public API
-
-def add(a, b, *, alpha=1):
-    """``a + alpha * b`` with broadcasting.
-
-    Example:
-        >>> import locograd as lg
-        >>> lg.add(lg.tensor([1.0, 2.0]), 1.0).tolist()
-        [2.0, 3.0]
-    """
-    if alpha != 1:
-        b = mul(b, alpha)
-    return Add.apply(a, b)
-
-
-def sub(a, b, *, alpha=1):
-    """``a - alpha * b`` with broadcasting."""
-    if alpha != 1:
-        b = mul(b, alpha)
-    return Sub.apply(a, b)
-
-
-def mul(a, b):
-    """Elementwise product with broadcasting."""
-    return Mul.apply(a, b)
-
-
-def div(a, b, *, rounding_mode=None):
-    """True division (``rounding_mode=None``), or ``'floor'``/``'trunc'`` (not differentiable)."""
-    if rounding_mode is None:
-        return Div.apply(a, b)
-    x, y = binary_operands(a, b, "div")
-    _check_integer_divisor(x, y, "div")
-    xp = namespace_of(x, y)
-    if rounding_mode == "floor":
-        return new_tensor(xp.asarray(xp.floor_divide(x, y)))
-    if rounding_mode == "trunc":
-        return new_tensor(xp.asarray(xp.trunc(x / y).astype(xp.result_type(x, y))))
-    raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
-
-
-def neg(a):
-    return Neg.apply(a)
-
-
-def pow(a, b):
-    """``a ** b`` (tensor or scalar exponent/base)."""
-    return Pow.apply(a, b)
-
-
-def square(a):
-    return Pow.apply(a, 2)
-
-
-def reciprocal(a):
-    return Div.apply(1.0, a)
-
-
-def abs(a):
-    """Absolute value; its gradient at 0 is 0."""
-    return Abs.apply(a)
-
-
-def sign(a):
-    """-1, 0 or 1 (no gradient: it is zero almost everywhere)."""
-    x = to_array(a, "sign")
-    return new_tensor(namespace(x).sign(x))
-
-
-def relu(a):
-    """``max(x, 0)``; the gradient at 0 is 0."""
-    return Relu.apply(a)
-
-
-def softplus(a, beta=1.0, threshold=20.0):
-    """``log(1 + exp(beta x)) / beta``, linear above ``threshold`` (PyTorch's definition)."""
-    return Softplus.apply(a, beta, threshold)
-
-
-def clamp(a, min=None, max=None):
-    """Clip to ``[min, max]`` (either may be None, a number or a tensor); the gradient is 1
-    inside, 0 outside, and tensor bounds get the gradient where they are the result."""
-    if min is None and max is None:
-        raise ValueError("clamp: at least one of 'min' and 'max' must be given")
-    return Clamp.apply(a, min, max)
-
-
-def maximum(a, b):
-    """Elementwise maximum; the gradient goes to the larger input (half each on ties)."""
-    return Maximum.apply(a, b)
-
-
-def minimum(a, b):
-    """Elementwise minimum; the gradient goes to the smaller input (half each on ties)."""
-    return Minimum.apply(a, b)
-
-
-def where(condition, a, b):
-    """``a`` where ``condition`` is True, else ``b`` (broadcasting all three)."""
-    return Where.apply(condition, a, b)
-
-
-def remainder(a, b):
-    """``a - b * floor(a / b)``: the result has the sign of ``b`` (Python's ``%``)."""
-    return Remainder.apply(a, b, False)
-
-
-def fmod(a, b):
-    """``a - b * trunc(a / b)``: the result has the sign of ``a`` (C's ``fmod``)."""
-    return Remainder.apply(a, b, True)
-
-
 def logaddexp(a, b):
     """``log(exp(a) + exp(b))``, computed stably.
 
@@ -615,9 +612,10 @@ def logaddexp(a, b):
     return LogAddExp.apply(a, b)
 
 
-def exp2(a):
-    """``2 ** x``."""
-    return Pow.apply(2.0, a)
+def sign(a):
+    """-1, 0 or 1 (no gradient: it is zero almost everywhere)."""
+    x = to_array(a, "sign")
+    return new_tensor(namespace(x).sign(x))
 
 
 def clamp_min(a, min):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..autograd.function import Function
 from ..autograd.tensor_base import TensorBase
 from ..backend import namespace
@@ -18,6 +20,7 @@ from ._common import float_input
 __all__ = ["exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "sin", "cos", "tan",
            "sinh", "cosh", "tanh", "sigmoid"]
 
+_ndarray = np.ndarray  # NumPy arrays skip the namespace lookup on the hottest kernels
 _INV_LN2 = 1.0 / math.log(2.0)
 _INV_LN10 = 1.0 / math.log(10.0)
 
@@ -39,6 +42,11 @@ class Exp(Function):
         return grad * out
 
 
+def exp(a):
+    """Elementwise e**x."""
+    return Exp.apply(a)
+
+
 class Expm1(Function):
     label = "Expm1"
 
@@ -54,6 +62,11 @@ class Expm1(Function):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         return grad * (out + 1.0)
+
+
+def expm1(a):
+    """``exp(x) - 1``, accurate for small x."""
+    return Expm1.apply(a)
 
 
 class Log(Function):
@@ -73,6 +86,21 @@ class Log(Function):
         return grad / a
 
 
+def log(a):
+    """Natural logarithm (``-inf`` at 0, ``nan`` below, as NumPy/PyTorch)."""
+    return Log.apply(a)
+
+
+def log2(a):
+    """Base-2 logarithm: ``log(x) / log(2)``."""
+    return Log.apply(a) * _INV_LN2
+
+
+def log10(a):
+    """Base-10 logarithm: ``log(x) / log(10)``."""
+    return Log.apply(a) * _INV_LN10
+
+
 class Log1p(Function):
     label = "Log1p"
 
@@ -88,6 +116,11 @@ class Log1p(Function):
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
         return grad / (a + 1.0)
+
+
+def log1p(a):
+    """``log(1 + x)``, accurate for small x."""
+    return Log1p.apply(a)
 
 
 class Sqrt(Function):
@@ -110,6 +143,10 @@ class Sqrt(Function):
             return grad / (out * 2.0)
 
 
+def sqrt(a):
+    return Sqrt.apply(a)
+
+
 class Sin(Function):
     label = "Sin"
 
@@ -125,6 +162,10 @@ class Sin(Function):
         (a,) = ctx.saved_tensors
         xp = namespace(a)
         return grad * xp.cos(a)
+
+
+def sin(a):
+    return Sin.apply(a)
 
 
 class Cos(Function):
@@ -144,6 +185,10 @@ class Cos(Function):
         return -grad * xp.sin(a)
 
 
+def cos(a):
+    return Cos.apply(a)
+
+
 class Tan(Function):
     label = "Tan"
 
@@ -159,6 +204,11 @@ class Tan(Function):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         return grad * (out * out + 1.0)
+
+
+def tan(a):
+    """Elementwise tangent."""
+    return Tan.apply(a)
 
 
 class Sinh(Function):
@@ -178,6 +228,11 @@ class Sinh(Function):
         return grad * xp.cosh(a)
 
 
+def sinh(a):
+    """Hyperbolic sine."""
+    return Sinh.apply(a)
+
+
 class Cosh(Function):
     label = "Cosh"
 
@@ -193,6 +248,11 @@ class Cosh(Function):
         (a,) = ctx.saved_tensors
         xp = namespace(a)
         return grad * xp.sinh(a)
+
+
+def cosh(a):
+    """Hyperbolic cosine."""
+    return Cosh.apply(a)
 
 
 class Rsqrt(Function):
@@ -213,13 +273,18 @@ class Rsqrt(Function):
         return grad * out * out * out * -0.5
 
 
+def rsqrt(a):
+    """``1 / sqrt(x)``."""
+    return Rsqrt.apply(a)
+
+
 class Tanh(Function):
     label = "Tanh"
 
     @staticmethod
     def forward(ctx, a):
         x = float_input(a, "tanh")
-        out = namespace(x).tanh(x)
+        out = np.tanh(x) if type(x) is _ndarray else namespace(x).tanh(x)
         ctx.save_for_backward(out)
         return out
 
@@ -229,20 +294,26 @@ class Tanh(Function):
         return tanh_grad(out, grad)
 
 
+def tanh(a):
+    return Tanh.apply(a)
+
+
 def _tanh_grad_kernel(y, grad):
     # grad * (1 - y^2) as grad - grad * y * y: one buffer, and only array-array ufuncs
     # (a Python-float operand costs NumPy about twice as much per call on small arrays).
     d = y * y
     d *= grad
-    return namespace(d).subtract(grad, d, out=d) if d.ndim else grad - d
+    if not d.ndim:
+        return grad - d
+    return (np.subtract if type(d) is _ndarray else namespace(d).subtract)(grad, d, out=d)
 
 
 def tanh_grad(y, grad):
     """``grad * (1 - y^2)``, the backward of tanh: one fused pass on arrays, a ``TanhGrad``
     node on tensors (so that it can be differentiated again)."""
-    if isinstance(y, TensorBase) or isinstance(grad, TensorBase):
-        return TanhGrad.apply(y, grad)
-    return _tanh_grad_kernel(y, grad)
+    if type(y) is _ndarray or not (isinstance(y, TensorBase) or isinstance(grad, TensorBase)):
+        return _tanh_grad_kernel(y, grad)
+    return TanhGrad.apply(y, grad)
 
 
 class TanhGrad(Function):
@@ -289,10 +360,18 @@ class Sigmoid(Function):
         return sigmoid_grad(out, grad)
 
 
+def sigmoid(a):
+    """Logistic function ``1 / (1 + exp(-x))``, computed without overflow."""
+    return Sigmoid.apply(a)
+
+
 def _sigmoid_grad_kernel(y, grad):
     # grad * y * (1 - y) as grad * (y - y * y): one buffer, array-array ufuncs only.
     d = y * y
-    d = namespace(d).subtract(y, d, out=d) if d.ndim else y - d
+    if d.ndim:
+        (np.subtract if type(d) is _ndarray else namespace(d).subtract)(y, d, out=d)
+    else:
+        d = y - d
     d *= grad
     return d
 
@@ -300,9 +379,9 @@ def _sigmoid_grad_kernel(y, grad):
 def sigmoid_grad(y, grad):
     """``grad * y * (1 - y)``, the backward of sigmoid: fused on arrays, a ``SigmoidGrad`` node
     on tensors."""
-    if isinstance(y, TensorBase) or isinstance(grad, TensorBase):
-        return SigmoidGrad.apply(y, grad)
-    return _sigmoid_grad_kernel(y, grad)
+    if type(y) is _ndarray or not (isinstance(y, TensorBase) or isinstance(grad, TensorBase)):
+        return _sigmoid_grad_kernel(y, grad)
+    return SigmoidGrad.apply(y, grad)
 
 
 class SigmoidGrad(Function):
@@ -322,76 +401,3 @@ class SigmoidGrad(Function):
         gy = gg * grad * (1.0 - y * 2.0) if need[0] else None
         ggrad = sigmoid_grad(y, gg) if need[1] else None
         return gy, ggrad
-
-
-# ------------------------------------------------------------------------------ public API
-
-def exp(a):
-    """Elementwise e**x."""
-    return Exp.apply(a)
-
-
-def expm1(a):
-    """``exp(x) - 1``, accurate for small x."""
-    return Expm1.apply(a)
-
-
-def log(a):
-    """Natural logarithm (``-inf`` at 0, ``nan`` below, as NumPy/PyTorch)."""
-    return Log.apply(a)
-
-
-def log1p(a):
-    """``log(1 + x)``, accurate for small x."""
-    return Log1p.apply(a)
-
-
-def sqrt(a):
-    return Sqrt.apply(a)
-
-
-def rsqrt(a):
-    """``1 / sqrt(x)``."""
-    return Rsqrt.apply(a)
-
-
-def sin(a):
-    return Sin.apply(a)
-
-
-def cos(a):
-    return Cos.apply(a)
-
-
-def tanh(a):
-    return Tanh.apply(a)
-
-
-def sigmoid(a):
-    """Logistic function ``1 / (1 + exp(-x))``, computed without overflow."""
-    return Sigmoid.apply(a)
-
-
-def tan(a):
-    """Elementwise tangent."""
-    return Tan.apply(a)
-
-
-def sinh(a):
-    """Hyperbolic sine."""
-    return Sinh.apply(a)
-
-
-def cosh(a):
-    """Hyperbolic cosine."""
-    return Cosh.apply(a)
-
-
-def log2(a):
-    """Base-2 logarithm: ``log(x) / log(2)``."""
-    return Log.apply(a) * _INV_LN2
-
-
-def log10(a):
-    """Base-10 logarithm: ``log(x) / log(10)``."""
-    return Log.apply(a) * _INV_LN10

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..autograd.grad_mode import enable_grad
 from .optimizer import Optimizer, check_non_negative, check_positive_int
+from ..backend import writeable
 
 __all__ = ["LBFGS", "strong_wolfe", "cubic_minimum"]
 
@@ -212,7 +213,7 @@ class LBFGS(Optimizer):
     def _add_to_params(self, t: float, d: np.ndarray) -> None:
         offset = 0
         for index, p in enumerate(self._params):
-            if not p.data.flags.writeable:
+            if not writeable(p.data):
                 raise RuntimeError(f"LBFGS.step: the array of parameter {index} (shape "
                                    f"{p.shape}) is read-only")
             size = p.data.size

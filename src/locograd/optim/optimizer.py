@@ -33,6 +33,7 @@ import numpy as np
 
 from ..autograd.grad_mode import enable_grad
 from ..autograd.tensor_base import TensorBase, reset_grad
+from ..backend import writeable
 
 __all__ = ["Optimizer", "required"]
 
@@ -319,7 +320,7 @@ class Optimizer:
                         f"{direction.dtype}")
             else:
                 scale = directions_scale
-            if not param.flags.writeable:
+            if not writeable(param):
                 raise RuntimeError(f"{type(self).__name__}.step: the array of parameter {index} "
                                    f"(shape {param.shape}) is read-only")
             workspace = self._workspaces.get(p)
