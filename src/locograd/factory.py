@@ -10,6 +10,7 @@ import numpy as np
 from .autograd.tensor_base import TensorBase, new_tensor
 from .backend import Generator, _dtype_state, as_dtype, devices, rng
 from .ops._common import is_array
+from .ops.shape import diag, tril, triu  # noqa: F401  (re-exported: they live in ops.shape)
 from .tensor import Tensor
 
 __all__ = [
@@ -347,31 +348,3 @@ def is_tensor(x) -> bool:
 
 def numel(x) -> int:
     return x.data.size
-
-
-def tril(x, diagonal: int = 0) -> Tensor:
-    """Lower triangle (differentiable: a constant mask multiply)."""
-    mask = np.tril(np.ones(x.data.shape[-2:], dtype=bool), diagonal)
-    return x * mask if x.requires_grad else new_tensor(np.tril(x.data, diagonal))
-
-
-def triu(x, diagonal: int = 0) -> Tensor:
-    mask = np.triu(np.ones(x.data.shape[-2:], dtype=bool), diagonal)
-    return x * mask if x.requires_grad else new_tensor(np.triu(x.data, diagonal))
-
-
-def diag(x, diagonal: int = 0) -> Tensor:
-    """1-D -> a diagonal matrix; 2-D -> its diagonal (both differentiable)."""
-    d = x.data
-    if d.ndim == 1:
-        n = d.shape[0] + abs(diagonal)
-        idx = np.arange(d.shape[0])
-        rows, cols = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
-        from .ops.indexing import index_put
-        return index_put(zeros(n, n, dtype=d.dtype), (rows, cols), x)
-    from .ops.indexing import getitem
-    n = min(d.shape[0], d.shape[1] - diagonal) if diagonal >= 0 else \
-        min(d.shape[0] + diagonal, d.shape[1])
-    idx = np.arange(max(n, 0))
-    rows, cols = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
-    return getitem(x, (rows, cols))

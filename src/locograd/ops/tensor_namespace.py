@@ -17,7 +17,7 @@ import importlib
 import numpy as np
 
 from ..autograd.tensor_base import TensorBase, new_tensor
-from ..backend import register_namespace
+from ..backend import namespace, register_namespace
 
 errstate = np.errstate  # a context manager for warnings; harmless around tensor ops
 newaxis = None
@@ -40,6 +40,9 @@ def asarray(value, dtype=None):
     """A tensor for ``value`` (a tensor stays itself; an array or number becomes a constant)."""
     if isinstance(value, TensorBase):
         return value if dtype is None or value.dtype == dtype else value.to(dtype)
+    if hasattr(value, "device") and not isinstance(value, (np.ndarray, np.generic)):
+        # a device array stays on its device (np.asarray would refuse it, as CuPy does)
+        return new_tensor(value if dtype is None else value.astype(dtype))
     return new_tensor(np.asarray(value, dtype=dtype))
 
 
@@ -48,9 +51,12 @@ def astype(x, dtype, copy: bool = True):
 
 
 def _like(x, fill, dtype=None, shape=None):
-    arr = x.data if isinstance(x, TensorBase) else np.asarray(x)
-    return new_tensor(np.full(arr.shape if shape is None else shape, fill,
-                              dtype=arr.dtype if dtype is None else dtype))
+    """A constant on the backend (and device) of ``x``."""
+    arr = x.data if isinstance(x, TensorBase) else x
+    if not hasattr(arr, "shape"):
+        arr = np.asarray(arr)
+    return new_tensor(namespace(arr).full(arr.shape if shape is None else shape, fill,
+                                          dtype=arr.dtype if dtype is None else dtype))
 
 
 def zeros_like(x, dtype=None, shape=None):
