@@ -9,11 +9,12 @@ gradients in closed form:
     dy/dx    = s + beta x s (1 - s)
     dy/dbeta = x^2 s (1 - s)
 
-``backward`` is written with tensor operations, so it is differentiable again (second
-derivatives, ``gradgradcheck``); ``backward_np`` is the same rule on NumPy arrays, the fast path
-the engine takes for ordinary training. ``beta`` has one value per feature and broadcasts over
-the batch: the backward returns the gradient in the broadcast shape and the engine sums it back
-to ``beta``'s shape.
+The rule is written once (``array_rule = True``), against the namespace of the values it is
+given: on an ordinary backward pass they are arrays (NumPy, or CuPy on a GPU: the fast path),
+under ``create_graph=True`` they are tensors, so the same lines are differentiable again (second
+derivatives, ``gradgradcheck``). ``beta`` has one value per feature and broadcasts over the batch:
+the backward returns the gradient in the broadcast shape and the engine sums it back to
+``beta``'s shape.
 
     python examples/custom_function.py
 """
@@ -26,18 +27,23 @@ import numpy as np
 import locograd as lg
 from locograd import nn, optim
 from locograd.autograd import Function, gradcheck, gradgradcheck
+from locograd.backend import namespace
 from locograd.data import DataLoader, Digits, Standardize
 from locograd.train import accuracy, evaluate, fit
 
 
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    return 0.5 + 0.5 * np.tanh(0.5 * a)  # the same value as 1 / (1 + exp(-a)), never overflows
+def _sigmoid(a):
+    """The logistic function of an array or a tensor: ``xp`` is NumPy, CuPy or the tensor
+    namespace, whichever ``a`` belongs to."""
+    xp = namespace(a)
+    return 0.5 + 0.5 * xp.tanh(0.5 * a)  # the same value as 1 / (1 + exp(-a)), never overflows
 
 
 class SwishFunction(Function):
     """``x * sigmoid(beta * x)`` as one graph node."""
 
     label = "Swish"
+    array_rule = True  # backward gets arrays on the fast path and tensors when recorded
 
     @staticmethod
     def forward(ctx, x, beta):
@@ -47,13 +53,6 @@ class SwishFunction(Function):
     @staticmethod
     def backward(ctx, grad_output):
         x, beta = ctx.saved_tensors
-        s = (beta * x).sigmoid()
-        slope = s * (1.0 - s)
-        return grad_output * (s + beta * x * slope), grad_output * x * x * slope
-
-    @staticmethod
-    def backward_np(ctx, grad_output):
-        x, beta = ctx.saved_arrays
         s = _sigmoid(beta * x)
         slope = s * (1.0 - s)
         return grad_output * (s + beta * x * slope), grad_output * x * x * slope

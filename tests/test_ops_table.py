@@ -4,8 +4,8 @@ For each spec and inputs drawn by hypothesis (an integer seed fed to ``spec.inpu
 
 * the forward against the NumPy ``reference`` (float64), inputs left untouched;
 * ``gradcheck``: the full finite-difference Jacobian in float64. ``lg.grad`` without
-  ``create_graph`` runs the ops' NumPy ``backward_np`` where they have one;
-* the tensor-op ``backward`` (``create_graph=True``) and ``.backward()`` into ``.grad`` agree
+  ``create_graph`` runs each op's one rule on arrays (the fast path);
+* the same rule on tensors (``create_graph=True``) and ``.backward()`` into ``.grad`` agree
   with it;
 * ``gradgradcheck`` where ``spec.second_order``;
 * the random-direction check ``<v, J u>`` (``fast_mode=True``, also at second order) on
@@ -117,7 +117,7 @@ def test_gradcheck(spec, seed):
 @table
 @given(seed=seeds)
 def test_backward_paths_agree(spec, seed):
-    """``backward_np`` (no graph), the recorded ``backward`` and ``.backward()`` into ``.grad``."""
+    """The rule on arrays (no graph), on tensors (recorded) and ``.backward()`` into ``.grad``."""
     arrays, rng = _inputs(spec, seed)
     leaves = _leaves(arrays)
     live = _live(_as_tuple(spec.fn(*leaves)))
@@ -139,7 +139,7 @@ def test_backward_paths_agree(spec, seed):
             assert g.shape == t.shape and g.dtype == t.dtype, \
                 f"{spec.name}: gradient {i} via {name} is {g.shape} {g.dtype}"
             np.testing.assert_allclose(g.numpy(), a.numpy(), rtol=1e-9, atol=1e-12,
-                                       err_msg=f"{spec.name}: input {i}, {name} vs backward_np")
+                                       err_msg=f"{spec.name}: input {i}, {name} vs the fast path")
 
 
 @_params([s for s in SPECS if s.second_order])

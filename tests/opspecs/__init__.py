@@ -4,9 +4,8 @@ Each family file (``elementwise.py``, ``reduce.py``, ``shape.py``, ``indexing.py
 ``linalg.py``, ``activation.py``, ``conv.py``, ``loss.py``, ``recurrent.py``) defines
 ``SPECS``, a list of ``OpSpec``. ``tests/test_ops_table.py`` runs, for every spec and for inputs
 drawn by hypothesis (shapes with broadcasting, values): the forward against the NumPy
-reference, gradcheck (the engine's NumPy fast path, ``backward_np``), the tensor-op ``backward``
-against it
-(``create_graph=True`` path), gradgradcheck where ``second_order``, the random-direction check
+reference, gradcheck (the engine's fast path: each op's rule on arrays), the same rule on tensors
+against it (``create_graph=True`` path), gradgradcheck where ``second_order``, the random-direction check
 on ``large_inputs`` and the float32 check. A ``Function`` defined in ``locograd.ops`` that no spec
 covers fails a test, and so does a name in ``covers`` that does not appear in the graphs the
 spec builds (forward, backward with ``create_graph=True``, double backward).

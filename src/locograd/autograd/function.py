@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import sys
 import traceback
 
 import numpy as np
@@ -91,14 +90,9 @@ class Function:
             cls.label = cls.__name__
         library = cls.__module__.startswith("locograd.")
         cls._forward_records = not library
-        # TRANSITION (removed when every op file is converted): a module that still carries
-        # twin rules says ``_LEGACY_RULES = True``; its ops keep ``backward`` on tensors and
-        # their optional ``backward_np``.
-        legacy = getattr(sys.modules.get(cls.__module__), "_LEGACY_RULES", False)
-        if library and not legacy and "array_rule" not in cls.__dict__:
+        if library and "array_rule" not in cls.__dict__:
             cls.array_rule = True
-        rule = cls.backward if cls.array_rule else \
-            (getattr(cls, "backward_np", None) if legacy else None)
+        rule = cls.backward if cls.array_rule else None
         cls._rule = None if rule is None else staticmethod(rule)
 
     # ------------------------------------------------------------------ user-facing ctx API
@@ -169,10 +163,6 @@ class Function:
             else:
                 out.append(entry)
         return tuple(out)
-
-    @property
-    def saved_arrays(self) -> list:  # TRANSITION: for the legacy backward_np rules
-        return list(self._saved_values())
 
     def _saved_or_raise(self) -> tuple:
         saved = self._saved

@@ -507,8 +507,3 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         _check_bias("conv_transpose2d", bias, out_shape[1], weight.data.dtype)
         out = out + reshape(bias, (-1, 1, 1))
     return out
-
-
-# TRANSITION: the old private names, used by optim/kfac.py until it imports the public ones.
-_im2col, _col2im, _conv_params = im2col, col2im, conv_params
-_weight_matrix, _weight_from_matrix, _flat_grad = weight_matrix, weight_from_matrix, grad_matrix

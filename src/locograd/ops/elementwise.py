@@ -278,7 +278,8 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * namespace(a).sign(a)
+        sign = namespace(a).sign(a)
+        return grad * namespace(a).where(sign == sign, sign, 0.0)  # 0 at NaN, as PyTorch
 
 
 def abs(a):
@@ -298,9 +299,10 @@ class Relu(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        # The gradient at exactly 0 is 0 (PyTorch's convention): mask on out > 0, not x >= 0.
+        # The gradient at exactly 0 is 0 (PyTorch's convention), and 1 at NaN (as PyTorch's):
+        # mask on not (out <= 0), not on x >= 0.
         (out,) = ctx.saved_tensors
-        return grad * (out > 0)
+        return grad * ~(out <= 0)
 
 
 def relu(a):
@@ -415,13 +417,13 @@ class Maximum(Function):
             out = namespace_of(x, y).maximum(x, y)
         except ValueError:
             raise broadcast_error("maximum", x, y) from None
-        ctx.mask = _tie_mask(x > y, x == y, out.dtype)
+        ctx.mask = _tie_mask(x > y, x == y, out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        m, need = ctx.mask, ctx.needs_input_grad
-        return (grad * m if need[0] else None), (grad * (1.0 - m) if need[1] else None)
+        (m, other), need = ctx.mask, ctx.needs_input_grad
+        return (grad * m if need[0] else None), (grad * other if need[1] else None)
 
 
 def maximum(a, b):
@@ -439,13 +441,13 @@ class Minimum(Function):
             out = namespace_of(x, y).minimum(x, y)
         except ValueError:
             raise broadcast_error("minimum", x, y) from None
-        ctx.mask = _tie_mask(x < y, x == y, out.dtype)
+        ctx.mask = _tie_mask(x < y, x == y, out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        m, need = ctx.mask, ctx.needs_input_grad
-        return (grad * m if need[0] else None), (grad * (1.0 - m) if need[1] else None)
+        (m, other), need = ctx.mask, ctx.needs_input_grad
+        return (grad * m if need[0] else None), (grad * other if need[1] else None)
 
 
 def minimum(a, b):
@@ -453,14 +455,20 @@ def minimum(a, b):
     return Minimum.apply(a, b)
 
 
-def _tie_mask(wins, ties, dtype):
-    """1 where the first input wins, 0.5 on ties, 0 elsewhere (in the result's float dtype)."""
+def _tie_mask(wins, ties, out):
+    """Both inputs' shares of the gradient: the first's is 1 where it wins, 0.5 on ties, 0
+    elsewhere, the second's the rest; where either input is NaN both get 1 (as PyTorch). In the
+    result's float dtype."""
+    dtype = out.dtype
     dt = dtype if dtype.kind == "f" else np.dtype(np.float32)
     if not is_array(wins):  # two scalars compared: a 0-d host array
-        wins, ties = np.asarray(wins), np.asarray(ties)
+        wins, ties, out = np.asarray(wins), np.asarray(ties), np.asarray(out)
     m = wins.astype(dt)
     m += ties.astype(dt) * dt.type(0.5)
-    return m
+    other = 1.0 - m
+    if dtype.kind == "f":
+        m += (out != out).astype(dt)
+    return m, other
 
 
 class Where(Function):

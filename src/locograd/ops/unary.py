@@ -342,9 +342,6 @@ def sigmoid_array(x):
     return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
 
-sigmoid_np = sigmoid_array  # TRANSITION: the old name, until activation.py is converted
-
-
 class Sigmoid(Function):
     label = "Sigmoid"
 

@@ -22,7 +22,7 @@ from ..backend import rng
 from ..nn.conv import Conv2d
 from ..nn.linear import Linear
 from ..nn.module import Module
-from ..ops.conv import _conv_params, _flat_grad, _im2col, _weight_from_matrix, _weight_matrix
+from ..ops.conv import conv_params, grad_matrix, im2col, weight_from_matrix, weight_matrix
 from . import _kfac_quadratic as quadratic
 from ._matrix import RootError, from_eigen, symmetric_eigh
 from ._rules import AddL2Decay, Descend, Momentum
@@ -116,9 +116,9 @@ class _Layer:
             if x.ndim == 3:
                 x = x[None]
             module = self.module
-            params = _conv_params("KFAC", x.shape, self.weight.data.shape, module.stride,
+            params = conv_params("KFAC", x.shape, self.weight.data.shape, module.stride,
                                   module.padding, module.dilation, module.groups)
-            return _im2col(x, module.kernel_size, params)[:, 0], x.shape[0]
+            return im2col(x, module.kernel_size, params)[:, 0], x.shape[0]
         return x.reshape(-1, x.shape[-1]), (x.shape[0] if x.ndim > 1 else 1)
 
     def add_inputs(self, x: np.ndarray) -> None:
@@ -141,7 +141,7 @@ class _Layer:
         """``sum over rows of (scale g)(scale g)^T`` for per-example gradients ``scale * g``
         (one row per example and output position)."""
         if self.conv:
-            rows = _flat_grad(grad if grad.ndim == 4 else grad[None])
+            rows = grad_matrix(grad if grad.ndim == 4 else grad[None])
         else:
             rows = grad.reshape(-1, grad.shape[-1])
         product = rows.T @ rows
@@ -161,7 +161,7 @@ class _Layer:
 
     def as_matrix(self, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
         """Arrays shaped as the weight and the bias (a missing bias: zeros) as one matrix."""
-        matrix = _weight_matrix(weight, 1)[0] if self.conv else weight
+        matrix = weight_matrix(weight, 1)[0] if self.conv else weight
         if self.bias is None:
             return matrix
         if bias is None:
@@ -172,7 +172,7 @@ class _Layer:
         """The inverse of ``gradient_matrix``: ``{parameter: array}``."""
         k = matrix.shape[1] - (self.bias is not None)
         weight = matrix[:, :k]
-        weight = _weight_from_matrix(weight[None], self.weight.data.shape) if self.conv \
+        weight = weight_from_matrix(weight[None], self.weight.data.shape) if self.conv \
             else weight.reshape(self.weight.data.shape)
         parts = {self.weight: weight}
         if self.bias is not None:
