@@ -7,15 +7,21 @@ from .. import ops
 from ..ops import (clamp, gather, linear, log_softmax, logsumexp, one_hot, pad, sigmoid, softmax,
                    softplus, tanh)
 from ..ops.activation import *  # noqa: F401,F403
-from ..ops.activation import __all__ as _act
 from ..ops.conv import *  # noqa: F401,F403
-from ..ops.conv import __all__ as _conv
+from ..ops.cross_entropy import *  # noqa: F401,F403
+from ..ops.dropout import *  # noqa: F401,F403
+from ..ops.embedding import *  # noqa: F401,F403
 from ..ops.loss import *  # noqa: F401,F403
-from ..ops.loss import __all__ as _loss
+from ..ops.normalization import *  # noqa: F401,F403
+from ..ops.pooling import *  # noqa: F401,F403
 
+# The op families whose public functions are the functional forms of layers.
+_FAMILIES = ("activation", "conv", "cross_entropy", "dropout", "embedding", "loss",
+             "normalization", "pooling")
 __all__ = ["clamp", "gather", "linear", "log_softmax", "logsumexp", "one_hot", "pad", "relu",
-           "sigmoid", "softmax", "softplus", "tanh", "normalize"] + list(_act) + list(_conv) \
-    + list(_loss)
+           "sigmoid", "softmax", "softplus", "tanh", "normalize"] + [
+    name for family in ops.FAMILIES if family.__name__.rsplit(".", 1)[1] in _FAMILIES
+    for name in family.__all__]
 
 
 def relu(input, inplace: bool = False):

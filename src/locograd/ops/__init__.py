@@ -1,20 +1,34 @@
-"""Differentiable primitives, one file per family; each op's forward and backward side by side."""
-from . import tensor_namespace  # noqa: F401  (registers the namespace of tensors: a recorded rule)
-from .elementwise import *  # noqa: F401,F403
-from .elementwise import __all__ as _e
-from .reduce import *  # noqa: F401,F403
-from .reduce import __all__ as _r
-from .shape import *  # noqa: F401,F403
-from .shape import __all__ as _s
-from .indexing import *  # noqa: F401,F403
-from .indexing import __all__ as _i
-from .linalg import *  # noqa: F401,F403
-from .linalg import __all__ as _l
-from .activation import *  # noqa: F401,F403
-from .activation import __all__ as _a
-from .conv import *  # noqa: F401,F403
-from .conv import __all__ as _c
-from .loss import *  # noqa: F401,F403
-from .loss import __all__ as _lo
+"""Differentiable primitives, one file per family; each op's forward and backward side by side.
 
-__all__ = list(_e) + list(_r) + list(_s) + list(_i) + list(_l) + list(_a) + list(_c) + list(_lo)
+Every file of the package is listed here: the op families (each exports its public functions,
+and the ``Function`` classes other layers use, through its ``__all__``), ``recurrent`` (the fused
+time steps of ``nn``'s RNN/LSTM/GRU, not exported), and the helpers ``_common`` (operands and
+dtype promotion) and ``tensor_namespace`` (NumPy's names over these ops: the namespace of a rule
+that runs on tensors). A new op is its class and public function in its family's file, plus its
+entry in ``tests/opspecs``.
+"""
+import sys as _sys
+
+from . import _common, recurrent, tensor_namespace  # noqa: F401  (tensor_namespace registers)
+from .unary import *  # noqa: F401,F403
+from .comparison import *  # noqa: F401,F403
+from .elementwise import *  # noqa: F401,F403
+from .reduce import *  # noqa: F401,F403
+from .shape import *  # noqa: F401,F403
+from .indexing import *  # noqa: F401,F403
+from .linalg import *  # noqa: F401,F403
+from .activation import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
+from .embedding import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from .cross_entropy import *  # noqa: F401,F403
+
+#: The op families' modules, in the order above (``ops.dropout`` is the function, so the
+#: modules are looked up rather than bound here).
+FAMILIES = tuple(_sys.modules[f"{__name__}.{name}"] for name in (
+    "unary", "comparison", "elementwise", "reduce", "shape", "indexing", "linalg", "activation",
+    "dropout", "embedding", "conv", "pooling", "normalization", "loss", "cross_entropy"))
+__all__ = [name for family in FAMILIES for name in family.__all__]

@@ -24,22 +24,15 @@ from ..autograd.function import Function
 from ..backend import namespace
 from ._common import float_input, is_tensor, normalize_dim
 from .elementwise import abs as _abs
-from .elementwise import sigmoid, softplus, tanh, where
+from .elementwise import softplus, where
 from .reduce import softmax
 from .shape import split
-from .unary import sigmoid_array
-# Dropout and the embedding lookup live in their own files; ``locograd.ops`` and
-# ``nn.functional`` gather the op families through this module.
-from .dropout import *  # noqa: F401,F403,E402
 from .dropout import _SELU_ALPHA, _SELU_SCALE
-from .dropout import __all__ as _dropout_all
-from .embedding import *  # noqa: F401,F403,E402
-from .embedding import __all__ as _embedding_all
+from .unary import sigmoid, sigmoid_array, tanh
 
 __all__ = ["erf", "leaky_relu", "elu", "selu", "celu", "gelu", "prelu", "hardtanh", "relu6",
            "silu", "mish", "softsign", "tanhshrink", "logsigmoid", "softmin", "hardsigmoid",
-           "hardswish", "threshold", "hardshrink", "softshrink", "glu"] + _dropout_all \
-    + _embedding_all
+           "hardswish", "threshold", "hardshrink", "softshrink", "glu"]
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)

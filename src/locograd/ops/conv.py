@@ -14,8 +14,7 @@ value-level forms (``_conv``, ``_conv_input_grad``, ``_conv_weight_grad``): on a
 CuPy, the unrecorded pass) they run the im2col kernels directly, on tensors (a recorded pass)
 they build the nodes, so gradients of any order exist (``gradgradcheck`` passes).
 
-The pooling ops (``ops/pooling.py``) and the normalisation ops (``ops/normalization.py``) are
-re-exported here, so ``locograd.nn.functional`` finds them with the convolutions.
+The pooling ops live in ``ops/pooling.py``, the normalisation ops in ``ops/normalization.py``.
 """
 from __future__ import annotations
 
@@ -26,15 +25,12 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.tensor_base import TensorBase
 from ..backend import namespace
-from .normalization import *  # noqa: F401,F403  (re-exported: see the module docstring)
-from .normalization import __all__ as _normalization_all
-from .pooling import *  # noqa: F401,F403
-from .pooling import __all__ as _pooling_all
 from .pooling import _pair, _unbatch
 from .shape import reshape
 
-__all__ = ["conv2d", "conv1d", "conv_transpose2d"] + list(_pooling_all) + \
-    list(_normalization_all)
+# The im2col helpers (im2col, col2im, conv_params, weight_matrix, ...) are public names of this
+# module (K-FAC uses them), not ops of the top-level namespace.
+__all__ = ["conv2d", "conv1d", "conv_transpose2d"]
 
 #: stride (sh, sw), padding (top, bottom, left, right), dilation (dh, dw), groups, and the
 #: output size (Ho, Wo): the windows computed (a transposed convolution with output_padding

@@ -1,6 +1,6 @@
 """Elementwise operations: arithmetic with broadcasting, abs/relu/softplus, clamp, max/min,
-where, remainder, casts. The unary math functions (exp, log, tanh...) live in ``unary`` and the
-gradient-free ones (comparisons, rounding) in ``comparison``; both are re-exported here.
+where, remainder, casts, device moves. The unary math functions (exp, log, tanh...) live in
+``unary`` and the gradient-free ones (comparisons, rounding) in ``comparison``.
 
 Each op is a ``Function`` whose rule is written once against the namespace of its values
 (arrays on the fast path, tensors when the backward pass is recorded, so it can be
@@ -20,21 +20,18 @@ from ..backend import _dtype_state, devices, namespace, promote_types
 from ..backend.devices import device_of
 from ._common import (binary_operands, broadcast_error, float_input, is_array, namespace_of,
                       operand, to_array)
-from .comparison import *  # noqa: F401,F403  (re-exported)
 from .comparison import _check_integer_divisor
-from .comparison import __all__ as _comparison_all
-from .unary import *  # noqa: F401,F403  (re-exported)
-from .unary import __all__ as _unary_all
 from .unary import sigmoid, sigmoid_array
 
 
 __all__ = [
-    "Add", "Sub", "Mul", "Div", "Neg", "Pow", "Cast", "ToDevice", "to_device", "add", "sub", "mul", "div", "neg", "pow",
+    "Add", "Sub", "Mul", "Div", "Neg", "Pow", "Cast", "ToDevice", "to_device", "add", "sub",
+    "mul", "div", "neg", "pow",
     "square", "reciprocal", "abs", "sign", "relu", "softplus", "clamp", "clamp_min",
     "clamp_max", "clip", "maximum", "minimum", "where", "remainder", "fmod", "logaddexp",
     "exp2", "lerp", "addcmul", "addcdiv", "multiply", "divide", "true_divide", "subtract",
     "negative", "absolute",
-] + list(_unary_all) + list(_comparison_all)
+]
 
 
 # ------------------------------------------------------------------------------ arithmetic

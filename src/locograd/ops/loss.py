@@ -23,13 +23,12 @@ from ..autograd.function import Function
 from ..autograd.tensor_base import TensorBase, new_tensor
 from ..backend import namespace
 from ._common import is_tensor
-from .cross_entropy import *  # noqa: F401,F403  (cross_entropy, nll_loss: re-exported)
-from .cross_entropy import __all__ as _cross_entropy_all
-from .cross_entropy import _reduce, _reduction, _scale
-from .elementwise import sigmoid, softplus
-from .unary import sigmoid_array
 
-__all__ = list(_cross_entropy_all) + [
+from .cross_entropy import _reduce, _reduction, _scale
+from .elementwise import softplus
+from .unary import sigmoid, sigmoid_array
+
+__all__ = [
     "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "kl_div"]
 
