@@ -48,6 +48,17 @@ def test_nan_values_and_gradients_match_pytorch(name, ours, theirs, arity):
         np.testing.assert_array_equal(g, w, err_msg=f"{name}: gradient of input {i}")
 
 
+@pytest.mark.parametrize("reduce", ["max", "min", "amax", "amin"])
+def test_full_reductions_at_nan_match_pytorch(reduce):
+    """``max()``/``min()`` split a NaN result's gradient over the NaN entries; ``amax``/``amin``
+    give NaN gradients there (both as PyTorch)."""
+    x = np.array([1.0, NAN, 3.0, NAN])
+    value, (grad,) = _ours(getattr(lg, reduce), x)
+    want_value, (want_grad,) = _torch(getattr(torch, reduce), x)
+    np.testing.assert_array_equal(value, want_value)
+    np.testing.assert_array_equal(grad, want_grad)
+
+
 def test_ties_still_split_the_gradient_evenly():
     _, (gx, gy) = _ours(lg.maximum, np.array([1.0, 2.0]), np.array([1.0, 0.0]))
     np.testing.assert_array_equal(gx, [0.5, 1.0])

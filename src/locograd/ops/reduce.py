@@ -289,12 +289,14 @@ def prod(x, dim=None, keepdim: bool = False, *, dtype=None, **numpy_names):
 
 
 class AmaxAmin(Function):
-    """max/min over dims; the gradient is split evenly between tied maxima (``torch.amax``)."""
+    """max/min over dims; the gradient is split evenly between tied maxima (``torch.amax``).
+    ``nan_ties`` (the full ``max()``/``min()``, as PyTorch): a NaN result's gradient is split
+    between the NaN entries (``amax`` gives NaN gradients there, as PyTorch's)."""
 
     label = "Amax"
 
     @staticmethod
-    def forward(ctx, x, dims, keepdim, is_max):
+    def forward(ctx, x, dims, keepdim, is_max, nan_ties=False):
         d = x.data
         if d.size == 0:
             raise RuntimeError(f"{'amax' if is_max else 'amin'}: cannot reduce an empty tensor "
@@ -303,13 +305,17 @@ class AmaxAmin(Function):
         out_k = d.max(axis=axis, keepdims=True) if is_max else d.min(axis=axis, keepdims=True)
         ctx.dims, ctx.keepdim, ctx.in_shape = dims, keepdim, d.shape
         mask = d == out_k
-        ctx.save_for_backward(mask / mask.sum(axis=axis, keepdims=True).astype(d.dtype))
+        if nan_ties and d.dtype.kind == "f":
+            mask |= (d != d) & (out_k != out_k)
+        with namespace(d).errstate(invalid="ignore"):  # a NaN maximum of amax: NaN gradients
+            ctx.save_for_backward(mask / mask.sum(axis=axis, keepdims=True).astype(d.dtype))
         return out_k if keepdim else out_k.reshape(_reduced_shape(d.shape, dims))
 
     @staticmethod
     def backward(ctx, grad):
         (weights,) = ctx.saved_tensors
-        return _expand(grad, ctx.in_shape, ctx.dims, ctx.keepdim) * weights, None, None, None
+        return _expand(grad, ctx.in_shape, ctx.dims, ctx.keepdim) * weights, None, None, None, \
+            None
 
 
 def amax(x, dim=None, keepdim: bool = False, **numpy_names):
@@ -365,7 +371,7 @@ def _max_min(name, x, dim, keepdim, is_max, numpy_names):
     if isinstance(dim, TensorBase):
         return (maximum if is_max else minimum)(x, dim)
     if dim is None:
-        return AmaxAmin.apply(x, None, keepdim, is_max)
+        return AmaxAmin.apply(x, None, keepdim, is_max, True)
     if x.data.ndim == 0:  # a 0-d tensor is its own maximum, at index 0
         normalize_dim(dim, 0, name)
         return values_indices(*_on_1d(x, lambda t: MaxMinDim.apply(t, 0, False, is_max)))
