@@ -23,6 +23,9 @@ Guarantees:
       declared bytes against the file's size, and maps the file instead of reading it, so that
       only what the header declares is touched. Nesting deeper than 200 levels is refused.
     * Dtypes (bool, integers, float16/32/64) and shapes (including 0-d) are preserved exactly.
+    * Devices: ``save`` copies device tensors and arrays to the host (the file records each
+      tensor's device); ``load`` gives host tensors unless ``map_location`` asks for a device,
+      so a checkpoint written on a GPU loads on a machine without one.
 
 Requires the ``io`` extra (``pip install locograd[io]``), imported only when used.
 """
@@ -34,6 +37,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .autograd.tensor_base import TensorBase, new_tensor
+from .backend.devices import device, device_of, resolve, to_device
 
 __all__ = ["save", "load", "CheckpointError"]
 
@@ -74,7 +78,14 @@ class _Encoder:
         if isinstance(obj, (int, float)) and type(obj) in (int, float):
             return obj
         if isinstance(obj, TensorBase):
-            node = {"tensor": self._store(obj, obj.data, path)}
+            data = obj.data
+            location = None
+            if not isinstance(data, np.ndarray):  # a device tensor: its host copy is written
+                location = device_of(data)
+                data = to_device(data, _CPU) if id(obj) not in self.keys_by_id else data
+            node = {"tensor": self._store(obj, data, path)}
+            if location is not None:
+                node["device"] = str(location)
             if obj.requires_grad:
                 node["requires_grad"] = True
             if type(obj).__name__ == "Parameter":
@@ -93,6 +104,9 @@ class _Encoder:
         if isinstance(obj, (list, tuple)):
             kind = "list" if isinstance(obj, list) else "tuple"
             return {kind: [self.encode(v, path + [i]) for i, v in enumerate(obj)]}
+        if _is_device_array(obj):  # a device optimizer's state: written from a host copy
+            return {"ndarray": self._store(obj, to_device(obj, _CPU)
+                                           if id(obj) not in self.keys_by_id else obj, path)}
         raise TypeError(f"save: cannot save a value of type {type(obj).__name__} at "
                         f"{_describe(path)}; supported: tensors, NumPy arrays and scalars, "
                         f"dicts, lists, tuples, int, float, bool, str and None")
@@ -122,6 +136,37 @@ class _Encoder:
         self.keys_by_id[id(obj)] = name
         self.keep_alive.append(obj)
         return name
+
+
+_CPU = device("cpu")
+
+
+def _is_device_array(obj) -> bool:
+    if not hasattr(obj, "dtype") or isinstance(obj, (np.ndarray, np.generic)):
+        return False
+    try:
+        return device_of(obj).type != "cpu"
+    except TypeError:
+        return False
+
+
+def _placement(map_location):
+    """``map_location`` as a function ``(host tensor, saved location) -> tensor``, or None (the
+    host). PyTorch's forms: a device or a string (every tensor there), a dict from saved
+    locations to new ones (others stay on the host), a callable ``fn(tensor, location)``
+    (None from it: the host)."""
+    if map_location is None:
+        return None
+    if isinstance(map_location, (str, device, int)) and not isinstance(map_location, bool):
+        target = resolve(map_location)  # checked now: "cuda" without a GPU fails before reading
+        return lambda tensor, location: target
+    if isinstance(map_location, dict):
+        table = {str(device(k)): v for k, v in map_location.items()}
+        return lambda tensor, location: table.get(location)
+    if callable(map_location):
+        return map_location
+    raise TypeError(f"load: map_location must be None, a device, a string, a dict or a "
+                    f"callable, got {type(map_location).__name__}")
 
 
 def _describe(path: list) -> str:
@@ -266,7 +311,13 @@ def load(f, map_location=None, weights_only: bool = True):
 
     Args:
         f: a path or a binary file object.
-        map_location: accepted for PyTorch compatibility (locograd is CPU-only); ignored.
+        map_location: where tensors go, as in PyTorch: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, a
+            ``device``, a dict mapping saved locations to new ones (``{"cuda:1": "cuda:0"}``)
+            or a callable ``fn(tensor, location)`` returning a tensor, a device or None.
+            Deliberate difference: without it (or for a location the dict does not map)
+            tensors load on the host, not on the device they were saved from, so a
+            GPU-trained checkpoint loads anywhere. NumPy arrays in the file stay NumPy arrays
+            (an optimiser's ``load_state_dict`` moves its state to its parameters' device).
         weights_only: accepted for PyTorch compatibility; loading is always safe.
 
     Returns:
@@ -284,6 +335,7 @@ def load(f, map_location=None, weights_only: bool = True):
         >>> load(io.BytesIO(buffer.getvalue()))
         {0: {'step': 5}}
     """
+    place = _placement(map_location)
     name, data = _open(f)
     where = f"load: {name!r}"
     metadata, arrays = _parse(data, where)
@@ -302,7 +354,7 @@ def load(f, map_location=None, weights_only: bool = True):
     except RecursionError:
         raise CheckpointError(f"{where} is corrupted: its structure is nested more than "
                               f"{_MAX_DEPTH} levels deep") from None
-    return _Decoder(arrays, where).decode(tree)
+    return _Decoder(arrays, where, place).decode(tree)
 
 
 def _open(f):
@@ -440,8 +492,8 @@ def _foreign_hint(data: bytes) -> str:
 
 
 class _Decoder:
-    def __init__(self, arrays: dict, where: str):
-        self.arrays, self.where = arrays, where
+    def __init__(self, arrays: dict, where: str, place=None):
+        self.arrays, self.where, self.place = arrays, where, place
         self.objects: dict[str, object] = {}
 
     def bad(self, what: str) -> CheckpointError:
@@ -506,5 +558,20 @@ class _Decoder:
             obj = new_tensor(arr)
             if node.get("requires_grad"):
                 obj.requires_grad_(True)
+        if kind == "tensor" and self.place is not None:
+            obj = self._placed(obj, node.get("device", "cpu"))
         self.objects[name] = obj
         return obj
+
+    def _placed(self, tensor, location: str):
+        """``tensor`` (on the host) where ``map_location`` puts a tensor saved on ``location``;
+        a Parameter stays a Parameter (its array moves)."""
+        target = self.place(tensor, location)
+        if target is None:
+            return tensor
+        if isinstance(target, TensorBase):
+            return target
+        target = resolve(target)
+        if target.type != "cpu":
+            tensor.data = to_device(tensor.data, target)
+        return tensor

@@ -110,6 +110,8 @@ def _wrap(value, device: int):
         return StandInArray(np.asarray(value), device)  # CuPy: reductions give 0-d arrays
     if t is tuple or t is list:
         return t(_wrap(v, device) for v in value)
+    if isinstance(value, tuple):  # NumPy's named results (linalg.eigh, svd...): CuPy's tuples
+        return tuple(_wrap(v, device) for v in value)
     return value
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor_base import RemovableHandle, TensorBase, new_tensor, reset_grad
 from ..backend import as_dtype
-from ..backend.devices import resolve, to_device
+from ..backend.devices import device, device_of, fill_from_host, resolve, to_device
 from ..tensor import parse_to_arguments
 from ._hooks import BackwardHookState
 from .parameter import Parameter
@@ -369,6 +369,9 @@ class Module:
                 extras.append((key, value))
                 continue
             arr = value.data if isinstance(value, TensorBase) else value
+            if not isinstance(arr, np.ndarray) and hasattr(arr, "get") \
+                    and hasattr(arr, "dtype"):  # a device array: checked on a host copy
+                arr = to_device(arr, _CPU)
             if not isinstance(arr, np.ndarray):
                 try:
                     arr = np.asarray(arr)
@@ -404,9 +407,10 @@ class Module:
         self._set_extra_states(extras)  # the one step that may fail: undone if it does
         for target, arr in updates:
             if assign:
-                target.data = np.array(arr, dtype=target.data.dtype)
+                target.data = to_device(np.array(arr, dtype=target.data.dtype),
+                                        device_of(target.data))
             else:
-                np.copyto(target.data, arr, casting="unsafe")  # checked to fit above
+                fill_from_host(target.data, arr)  # checked to fit above; on any device
                 target._version[0] += 1
         return IncompatibleKeys(missing, unexpected)
 
@@ -590,6 +594,9 @@ def _check_name(module, name: str) -> None:
     if hasattr(type(module), name) and name not in module._parameters \
             and name not in module._buffers and name not in module._modules:
         raise KeyError(f"attribute '{name}' already exists on {type(module).__name__}")
+
+
+_CPU = device("cpu")
 
 
 def _move_in_place(t, dtype, target) -> None:

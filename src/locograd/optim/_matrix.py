@@ -6,6 +6,10 @@ statistics such as Shampoo's ``G G^T`` sums and K-FAC's Kronecker factors) and r
 by raising ``RootError``, which the optimisers catch: a failed root keeps the previous
 preconditioner instead of stopping training.
 
+A matrix on a device stays there: every function computes with its array namespace (``xp``:
+NumPy, CuPy's ``cupy.linalg.eigh`` on a GPU, the CPU stand-in in tests), and only the scalars
+that steer the iterations (the largest eigenvalue, Newton's error) come back to the host.
+
 References:
     Guo & Higham, "A Schur-Newton Method for the Matrix p-th Root and its Inverse", SIAM J.
     Matrix Anal. Appl. 28(3), 2006 (the coupled Newton iteration).
@@ -14,7 +18,12 @@ References:
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from ..backend import namespace
+from ..backend.devices import device_of, to_device
 
 __all__ = ["RootError", "symmetric_eigh", "from_eigen", "power_iteration", "inverse_pth_root",
            "root_error"]
@@ -24,14 +33,33 @@ class RootError(ArithmeticError):
     """A matrix function could not be computed (non-finite input or result, no convergence)."""
 
 
+def _xp(matrix):
+    """``(matrix as an array, its namespace)``: lists and the like become NumPy arrays."""
+    try:
+        return matrix, namespace(matrix)
+    except TypeError:
+        matrix = np.asarray(matrix)
+        return matrix, np
+
+
+def _eye_like(matrix, n: int, dtype=None):
+    """The n x n identity on ``matrix``'s device."""
+    xp = namespace(matrix)
+    if xp is np:
+        return np.eye(n, dtype=dtype or matrix.dtype)
+    eye = xp.zeros_like(matrix, dtype=dtype or matrix.dtype, shape=(n, n))
+    xp.fill_diagonal(eye, 1)
+    return eye
+
+
 def _as_square64(matrix, op: str) -> np.ndarray:
-    matrix = np.asarray(matrix)
+    matrix, xp = _xp(matrix)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"{op}: expected a square matrix, got shape {matrix.shape}")
     if matrix.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating-point matrix, got dtype {matrix.dtype}")
     matrix = matrix.astype(np.float64, copy=False)
-    if not np.isfinite(matrix).all():
+    if not bool(xp.isfinite(matrix).all()):
         raise RootError(f"{op}: the {matrix.shape[0]}x{matrix.shape[0]} matrix has non-finite "
                         f"entries")
     return matrix
@@ -58,12 +86,16 @@ def symmetric_eigh(matrix) -> tuple[np.ndarray, np.ndarray]:
         [1.0, 3.0]
     """
     matrix = _as_square64(matrix, "symmetric_eigh")
+    xp = namespace(matrix)
     try:
-        values, vectors = np.linalg.eigh(matrix)
+        values, vectors = xp.linalg.eigh(matrix)
     except np.linalg.LinAlgError as error:
         raise RootError(f"symmetric_eigh: eigh did not converge on the {matrix.shape[0]}x"
                         f"{matrix.shape[0]} matrix ({error})") from None
-    np.maximum(values, 0.0, out=values)  # a PSD matrix: tiny negative values are rounding
+    if xp is not np and not bool(xp.isfinite(values).all()):  # cuSOLVER: NaN, no exception
+        raise RootError(f"symmetric_eigh: eigh did not converge on the {matrix.shape[0]}x"
+                        f"{matrix.shape[0]} matrix (non-finite eigenvalues)")
+    xp.maximum(values, 0.0, out=values)  # a PSD matrix: tiny negative values are rounding
     return values, vectors
 
 
@@ -77,7 +109,7 @@ def from_eigen(vectors: np.ndarray, values: np.ndarray) -> np.ndarray:
         >>> from_eigen(np.eye(2), np.array([4.0, 9.0])).tolist()
         [[4.0, 0.0], [0.0, 9.0]]
     """
-    half = vectors * np.sqrt(values)
+    half = vectors * namespace(values).sqrt(values)
     return half @ half.T
 
 
@@ -102,14 +134,16 @@ def power_iteration(matrix, iterations: int = 100, tolerance: float = 1e-6) -> f
         3.0
     """
     matrix = _as_square64(matrix, "power_iteration")
+    xp = namespace(matrix)
     n = matrix.shape[0]
     vector = 1.0 + 0.5 * np.cos(np.arange(n) * 2.399963)  # golden-angle samples: no symmetry
     vector /= np.linalg.norm(vector)
+    vector = to_device(vector, device_of(matrix))  # the start vector, copied to the device
     estimate = 0.0
     for _ in range(iterations):
         product = matrix @ vector
         new_estimate = float(vector @ product)
-        norm = np.linalg.norm(product)
+        norm = float(xp.linalg.norm(product))
         if norm == 0.0:
             break
         vector = product / norm
@@ -117,7 +151,7 @@ def power_iteration(matrix, iterations: int = 100, tolerance: float = 1e-6) -> f
             estimate = new_estimate
             break
         estimate = new_estimate
-    return max(estimate, float(np.max(np.diag(matrix), initial=0.0)))
+    return max(estimate, float(xp.diag(matrix).max()) if n else 0.0)
 
 
 def inverse_pth_root(matrix, p: int, epsilon: float = 1e-6, method: str = "eigh",
@@ -171,7 +205,7 @@ def inverse_pth_root(matrix, p: int, epsilon: float = 1e-6, method: str = "eigh"
         raise ValueError(f"inverse_pth_root: epsilon must be >= 0, got {epsilon!r}")
     if method == "eigh":
         values, vectors = symmetric_eigh(matrix)
-        largest = values[-1] if values.size else 0.0
+        largest = float(values[-1]) if values.size else 0.0
         if not largest > 0.0:
             raise RootError("inverse_pth_root: the matrix is zero, it has no inverse root")
         values += epsilon * largest
@@ -182,7 +216,7 @@ def inverse_pth_root(matrix, p: int, epsilon: float = 1e-6, method: str = "eigh"
                                iterations, tolerance, failure_threshold)
     else:
         raise ValueError(f"inverse_pth_root: method must be 'eigh' or 'newton', got {method!r}")
-    if not np.isfinite(root).all():
+    if not bool(namespace(root).isfinite(root).all()):
         raise RootError(f"inverse_pth_root: the {p}-th root of the {root.shape[0]}x"
                         f"{root.shape[0]} matrix is not finite (raise epsilon)")
     return root
@@ -190,14 +224,15 @@ def inverse_pth_root(matrix, p: int, epsilon: float = 1e-6, method: str = "eigh"
 
 def _coupled_newton(matrix, p, epsilon, iterations, tolerance, failure_threshold):
     n = matrix.shape[0]
+    xp = namespace(matrix)
     largest = power_iteration(matrix)
     if not largest > 0.0:
         raise RootError("inverse_pth_root: the matrix is zero, it has no inverse root")
-    identity = np.eye(n)
+    identity = _eye_like(matrix, n)
     z = (1.0 + p) / (2.0 * largest * (1.0 + epsilon))
     root = identity * z ** (1.0 / p)
     m = (matrix + (epsilon * largest) * identity) * z
-    error = np.max(np.abs(m - identity))
+    error = float(xp.abs(m - identity).max())
     best, best_error = root, error
     with np.errstate(all="ignore"):  # an ill-posed input may overflow: the error check decides
         for _ in range(iterations):
@@ -205,9 +240,9 @@ def _coupled_newton(matrix, p, epsilon, iterations, tolerance, failure_threshold
                 break
             t = ((p + 1.0) * identity - m) / p
             root = root @ t
-            m = np.linalg.matrix_power(t, p) @ m
-            error = np.max(np.abs(m - identity))
-            if not np.isfinite(error):
+            m = xp.linalg.matrix_power(t, p) @ m
+            error = float(xp.abs(m - identity).max())
+            if not math.isfinite(error):
                 break
             if error < best_error:
                 best, best_error = root, error
@@ -231,6 +266,8 @@ def root_error(matrix, root, p: int) -> float:
         >>> root_error(a, np.diag([0.5, 1.0]), 4), root_error(a, np.diag([0.5, 1.0]), 2)
         (0.0, 3.0)
     """
-    matrix = np.asarray(matrix, dtype=np.float64)
-    power = np.linalg.matrix_power(np.asarray(root, dtype=np.float64), p)
-    return float(np.max(np.abs(power @ matrix - np.eye(matrix.shape[0]))))
+    matrix, xp = _xp(matrix)
+    matrix = matrix.astype(np.float64)
+    root, _ = _xp(root)
+    power = xp.linalg.matrix_power(root.astype(np.float64), p)
+    return float(xp.abs(power @ matrix - _eye_like(matrix, matrix.shape[0])).max())

@@ -17,6 +17,10 @@ A rule is one stage of an update for one parameter::
 
 Rules allocate nothing per step beyond their state buffers (created once): temporaries go to the
 workspace, and every array operation writes through ``out=`` or in place.
+
+Devices: the rules call NumPy's ufuncs (``np.multiply(d, s, out=t)``), which hand device arrays
+to their own backend (CuPy implements NumPy's ``__array_ufunc__`` protocol, ``out=`` included;
+so does the CPU stand-in); state buffers are made by the parameter's namespace, on its device.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import math
 
 import numpy as np
 
+from ..backend import namespace
 from .optimizer import Workspace
 
 __all__ = ["Rule", "CountStep", "Maximize", "AddL2Decay", "AddL1Decay", "DecoupledDecay",
@@ -69,7 +74,7 @@ def _state_buffer(state, key, param, fill=0.0):
     """The state array ``key``, created (once) like ``param`` and filled with ``fill``."""
     buffer = state.get(key)
     if buffer is None:
-        buffer = state[key] = np.full_like(param, fill)
+        buffer = state[key] = namespace(param).full_like(param, fill)  # on param's device
     return buffer
 
 

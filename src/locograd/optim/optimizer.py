@@ -33,7 +33,8 @@ import numpy as np
 
 from ..autograd.grad_mode import enable_grad
 from ..autograd.tensor_base import TensorBase, reset_grad
-from ..backend import writeable
+from ..backend import namespace, writeable
+from ..backend.devices import device, device_of, to_device
 
 __all__ = ["Optimizer", "required"]
 
@@ -58,22 +59,37 @@ class Workspace:
     carries nothing from one step to the next, so it is not part of the state and is not saved.
     """
 
-    __slots__ = ("shape", "dtype", "buffers")
+    __slots__ = ("shape", "dtype", "buffers", "_like")
 
     def __init__(self, like: np.ndarray):
         self.shape = like.shape
         self.dtype = like.dtype
         self.buffers: list[np.ndarray] = []
+        # a device parameter's array: scratch arrays are made like it, on its device
+        self._like = None if isinstance(like, np.ndarray) else like
 
     def fits(self, array: np.ndarray) -> bool:
-        return array.shape == self.shape and array.dtype == self.dtype
+        if array.shape != self.shape or array.dtype != self.dtype:
+            return False
+        like = self._like
+        if like is None:
+            return isinstance(array, np.ndarray)
+        return array is like or (not isinstance(array, np.ndarray)
+                                 and device_of(array) == device_of(like))
+
+    def new_array(self) -> np.ndarray:
+        """An uninitialised array of the parameter's shape and dtype, on its device."""
+        like = self._like
+        if like is None:
+            return np.empty(self.shape, self.dtype)
+        return namespace(like).empty_like(like)
 
     def scratch(self, avoid: np.ndarray | None = None) -> np.ndarray:
         """A scratch array that is not ``avoid`` (which a rule may still need to read)."""
         for buffer in self.buffers:
             if buffer is not avoid:
                 return buffer
-        buffer = np.empty(self.shape, self.dtype)
+        buffer = self.new_array()
         self.buffers.append(buffer)
         return buffer
 
@@ -114,6 +130,31 @@ def check_positive_int(owner: str, name: str, value) -> None:
     """Raise ``ValueError`` unless ``value`` is an int (not a bool) >= 1."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+
+
+_CPU = device("cpu")
+
+
+def _is_device_array(value) -> bool:
+    """True for an array of a device backend (CuPy, the stand-in)."""
+    if isinstance(value, (np.ndarray, np.generic)) or not hasattr(value, "dtype"):
+        return False
+    try:
+        return device_of(value).type != "cpu"
+    except TypeError:
+        return False
+
+
+def _to_device_tree(value, where):
+    """``value`` with the arrays in it (in lists, tuples and dicts: Shampoo's per-block
+    statistics, K-FAC's factors) moved to device ``where``."""
+    if isinstance(value, np.ndarray) or _is_device_array(value):
+        return to_device(value, where)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_device_tree(v, where) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_device_tree(v, where) for k, v in value.items()}
+    return value
 
 
 def _copy_value(value):
@@ -450,10 +491,14 @@ class Optimizer:
             raise ValueError(f"{name}.load_state_dict: the state of parameter {saved_index} "
                              f"must be a dict, got {type(record).__name__}")
         param_like = self._param_like_keys()
+        where = device_of(p.data)
         restored = {}
         for key, value in record.items():
             if isinstance(value, TensorBase):
                 value = value.data
+            if not isinstance(value, np.ndarray) and _is_device_array(value):
+                # a device optimizer's state: checked on the host, put back on p's device below
+                value = to_device(value, _CPU)
             if isinstance(value, np.generic) or \
                     isinstance(value, np.ndarray) and value.ndim == 0 and key not in param_like:
                 value = value.item()  # counters come back from files as 0-d arrays
@@ -480,8 +525,9 @@ class Optimizer:
                     value = np.array(value, dtype=p.data.dtype, copy=True)
                 else:
                     value = value.copy()
+                value = to_device(value, where)  # state lives on its parameter's device
             else:
-                value = copy.deepcopy(value)
+                value = _to_device_tree(copy.deepcopy(value), where)
             restored[key] = value
         return restored
 

@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._matrix import RootError, inverse_pth_root
+from ..backend import namespace
+from ._matrix import RootError, _eye_like, inverse_pth_root
 from ._rules import AddL2Decay, CountStep, Descend, Rule, _materialize, _state_buffer
 from .optimizer import (Optimizer, check_common, check_non_negative, check_positive_int,
                         check_unit_interval)
@@ -65,7 +66,7 @@ def _scratch(workspace, count: int, avoid: tuple) -> list:
     """``count`` distinct workspace arrays, none of them in ``avoid``."""
     free = [b for b in workspace.buffers if not any(b is a for a in avoid)]
     while len(free) < count:
-        buffer = np.empty(workspace.shape, workspace.dtype)
+        buffer = workspace.new_array()
         workspace.buffers.append(buffer)
         free.append(buffer)
     return free[:count]
@@ -146,9 +147,10 @@ class ScaleByShampoo(Rule):
         """``S <- beta2 S + (1 - beta2) X X^T`` for both sides of every block (a sum if
         ``beta2 == 1``)."""
         if "left_statistics" not in state:
-            state["left_statistics"] = [np.zeros((b.shape[0],) * 2, matrix.dtype)
+            xp = namespace(matrix)  # on the parameter's device
+            state["left_statistics"] = [xp.zeros_like(b, shape=(b.shape[0],) * 2)
                                         for b in layout.blocks(matrix)]
-            state["right_statistics"] = [np.zeros((b.shape[1],) * 2, matrix.dtype)
+            state["right_statistics"] = [xp.zeros_like(b, shape=(b.shape[1],) * 2)
                                          for b in layout.blocks(matrix)]
         lefts, rights = state["left_statistics"], state["right_statistics"]
         count = len(layout.rows) * len(layout.cols)
@@ -170,9 +172,9 @@ class ScaleByShampoo(Rule):
         identity before the first success) and counts in ``state['root_failures']``."""
         p = group["exponent_override"] or 4  # 2 x the number of factors: -1/4 for a matrix
         if "left_roots" not in state:
-            state["left_roots"] = [np.eye(s.shape[0], dtype=dtype)
+            state["left_roots"] = [_eye_like(s, s.shape[0], dtype)
                                    for s in state["left_statistics"]]
-            state["right_roots"] = [np.eye(s.shape[0], dtype=dtype)
+            state["right_roots"] = [_eye_like(s, s.shape[0], dtype)
                                     for s in state["right_statistics"]]
             state["root_failures"] = 0
         for side in ("left", "right"):
