@@ -38,7 +38,9 @@ class DataLoader:
             Batches come back in order; a worker's exception is raised again here with the
             worker's traceback in its message.
         collate_fn: builds a batch from a list of samples (default ``default_collate``).
-        pin_memory: accepted and ignored (there is no GPU memory to pin).
+        pin_memory: accepted, as PyTorch's, and a no-op: batches stay ordinary host arrays
+            (locograd has no page-locked memory); ``x.to("cuda")`` or ``fit`` copies them to
+            the device.
         drop_last: drop the final batch if it is smaller than ``batch_size``.
         timeout: seconds to wait for a batch from the workers before raising (0: no limit;
             a dead worker is detected in any case).

@@ -29,7 +29,8 @@ softmax     logsumexp(a) (over the row)     ``KL(y || softmax(z))``: cross-entro
                                             soft target ``y`` (the last dimension is the class)
 ==========  ==============================  =====================================================
 
-Everything here works on NumPy arrays (the local problems need no autograd).
+Everything here works on arrays (the local problems need no autograd): NumPy's, or a device's
+(NumPy's ufuncs and functions hand CuPy arrays to CuPy; constants are scalars, never host arrays).
 
 References:
     Amid, Anil & Warmuth, "LocoProp: Enhancing BackProp via Local Loss Optimization",
@@ -111,13 +112,13 @@ class _Sigmoid(Transfer):
         out = np.abs(a, out=out)
         np.negative(out, out=out)
         np.exp(out, out=out)
-        numerator = np.where(negative, out, np.ones((), a.dtype))
+        numerator = np.where(negative, out, a.dtype.type(1))  # a scalar: any device
         out += 1.0
         np.divide(numerator, out, out=out)
         return out
 
     def potential(self, a):
-        return np.logaddexp(np.zeros((), a.dtype), a)
+        return np.logaddexp(a.dtype.type(0), a)
 
 
 class _ReLU(Transfer):

@@ -19,6 +19,7 @@ import math
 from .. import ops
 from ..autograd.tensor_base import new_tensor
 from ..backend import get_default_dtype, rng
+from ..backend.devices import device_of, to_device
 from ..factory import empty, zeros
 from ..ops.recurrent import GRUStep, LSTMStep, RNNStep
 from . import init
@@ -89,7 +90,8 @@ class RNNCellBase(Module):
             input = input.unsqueeze(0)
         n = input.data.shape[0]
         if hx is None:
-            return input, zeros(n, self.hidden_size, dtype=d.dtype), unbatched
+            return input, zeros(n, self.hidden_size, dtype=d.dtype, device=input.device), \
+                unbatched
         if unbatched:
             hx = hx.unsqueeze(0)
         if hx.data.shape != (n, self.hidden_size):
@@ -151,7 +153,7 @@ class LSTMCell(RNNCellBase):
         h0, c0 = (None, None) if hx is None else hx
         x, h, unbatched = self._prepare(input, h0)
         # The cell state has the hidden state's shape (checked by _prepare on a second call).
-        c = zeros(*h.data.shape, dtype=h.data.dtype) if c0 is None else \
+        c = zeros(*h.data.shape, dtype=h.data.dtype, device=h.device) if c0 is None else \
             self._prepare(input, c0)[1]
         gx = ops.linear(x, self.weight_ih, self.bias_ih)
         if self.bias_hh is not None:
@@ -233,9 +235,9 @@ class RNNBase(Module):
         return (p["weight_ih" + suffix], p["weight_hh" + suffix], p.get("bias_ih" + suffix),
                 p.get("bias_hh" + suffix))
 
-    def _initial_state(self, state, shape, dtype, what: str):
+    def _initial_state(self, state, shape, dtype, what: str, device=None):
         if state is None:
-            return zeros(*shape, dtype=dtype)
+            return zeros(*shape, dtype=dtype, device=device)  # on the input's device
         if state.data.shape != shape:
             raise ValueError(f"{type(self).__name__}: expected {what} of shape {shape}, got "
                              f"{tuple(state.data.shape)}")
@@ -260,10 +262,10 @@ class RNNBase(Module):
         lstm = self.mode == "LSTM"
         if lstm:
             h0, c0 = (None, None) if hx is None else hx
-            c0 = self._initial_state(c0, shape, d.dtype, "c_0")
+            c0 = self._initial_state(c0, shape, d.dtype, "c_0", input.device)
         else:
             h0 = hx
-        h0 = self._initial_state(h0, shape, d.dtype, "h_0")
+        h0 = self._initial_state(h0, shape, d.dtype, "h_0", input.device)
         final_h, final_c = [], []
         layer_input = input
         for layer in range(self.num_layers):
@@ -326,11 +328,13 @@ class RNNBase(Module):
 
 
 def _dropout(x, p: float):
-    """Inverted dropout with a mask from locograd's seeded generator."""
+    """Inverted dropout with a mask from locograd's seeded generator (drawn on the host, copied
+    to the input's device: one seed, the same masks everywhere)."""
     if p >= 1.0:
         return x * 0.0
     keep = rng(None).random(x.data.shape) >= p
-    return x * new_tensor((keep / (1.0 - p)).astype(x.data.dtype))
+    mask = (keep / (1.0 - p)).astype(x.data.dtype)
+    return x * new_tensor(to_device(mask, device_of(x.data)))
 
 
 class RNN(RNNBase):

@@ -64,6 +64,32 @@ def _forward(model, inputs):
     return model(*inputs) if isinstance(inputs, (tuple, list)) else model(inputs)
 
 
+def model_device(model):
+    """The device of the model's first parameter or buffer when it is not the CPU, else None
+    (the host: batches are used as they come)."""
+    if not hasattr(model, "parameters"):
+        return None
+    for tensors in (model.parameters(), model.buffers()):
+        for t in tensors:
+            dev = t.device
+            return None if dev.type == "cpu" else dev
+    return None
+
+
+def to_model_device(value, dev):
+    """A batch (tensors, in tuples, lists and dicts) on device ``dev`` (None: as it is), as a
+    PyTorch loop's ``x.to(device)``; anything else is left as it is."""
+    if dev is None:
+        return value
+    if isinstance(value, TensorBase):
+        return value.to(dev)
+    if isinstance(value, (tuple, list)):
+        return type(value)(to_model_device(v, dev) for v in value)
+    if isinstance(value, dict):
+        return {k: to_model_device(v, dev) for k, v in value.items()}
+    return value
+
+
 def _describe(value) -> str:
     if isinstance(value, TensorBase):
         return f"shape {tuple(value.shape)} ({value.data.dtype})"
@@ -174,9 +200,10 @@ def evaluate(model, loss_fn, loader, metrics=None) -> dict:
     if hasattr(model, "eval"):
         model.eval()
     averages = _Averages()
+    dev = model_device(model)
     try:
         for batch in loader:
-            inputs, targets = _split_batch(batch, "evaluate")
+            inputs, targets = _split_batch(to_model_device(batch, dev), "evaluate")
             outputs = _forward(model, inputs)
             loss = _compute_loss(loss_fn, outputs, targets, "evaluate")
             values = {"loss": float(loss.item())}
@@ -204,7 +231,7 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
         metrics=None, scheduler=None, callbacks=None, checkpoint_dir=None, resume=False,
         early_stopping=None, progress: bool = True, history_csv=None, plot_path=None,
         seed: int | None = None, grad_clip: float | None = None,
-        checkpoint_extra=None, skip_nonfinite: bool = False) -> History:
+        checkpoint_extra=None, skip_nonfinite: bool = False, device=None) -> History:
     """Train ``model`` for ``epochs`` epochs; validate, checkpoint and record every epoch.
 
     Each training batch ``(inputs, targets)`` goes through one of three paths:
@@ -258,6 +285,10 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
             The history records ``skipped_steps`` per epoch; an epoch whose every batch is
             skipped raises ``NonFiniteLossError``. Not for optimisers that compute their own
             gradients (LocoProp) or re-evaluate the closure (L-BFGS).
+        device: move the model there first (``model.to(device)``: ``"cuda"``, ``"cpu"``, a
+            ``device``). Whether given or not, every batch is moved to the device of the
+            model's parameters (``x.to(device)`` in a PyTorch loop), so a loader of host
+            tensors trains a GPU model; checkpoints are written from host copies.
 
     Under ``mpirun -n N`` (``locograd.distributed`` initialised), ``fit`` runs unchanged on
     every rank with a ``DistributedDataParallel`` model and a loader over a
@@ -289,6 +320,8 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+    if device is not None:
+        model.to(device)
     if grad_clip is not None and not float(grad_clip) > 0.0:
         raise ValueError(f"fit: grad_clip must be positive (or None), got {grad_clip!r}")
     metrics = dict(metrics or {})
@@ -387,8 +420,9 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs: int = 
             except TypeError:
                 batches = None
             display.start_epoch(epoch, batches)
+            batch_device = model_device(model)
             for index, batch in enumerate(train_loader):
-                inputs, targets = _split_batch(batch, "fit")
+                inputs, targets = _split_batch(to_model_device(batch, batch_device), "fit")
                 loss, outputs = train_step(inputs, targets)
                 if loss is None:  # skip_nonfinite: this batch's step was skipped
                     skipped += 1

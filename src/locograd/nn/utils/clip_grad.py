@@ -12,6 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd.tensor_base import TensorBase, new_tensor
+from ...backend import namespace, writeable
+from ...backend.devices import device, device_of, to_device
+
+_CPU = device("cpu")
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 
@@ -32,16 +36,17 @@ def _grads(parameters, op: str) -> list:
 
 def _vector_norm(array: np.ndarray, norm_type: float):
     """The ``norm_type``-norm of all entries of ``array``, in its dtype (0 when empty)."""
+    xp = namespace(array)
     if array.size == 0:
-        return array.dtype.type(0)
-    return np.linalg.norm(array.reshape(-1), ord=norm_type)
+        return array.dtype.type(0) if xp is np else xp.zeros((), array.dtype)
+    return xp.linalg.norm(array.reshape(-1), ord=norm_type)
 
 
 def _scale_in_place(grad, factor) -> None:
     data = grad.data
     factor = data.dtype.type(factor)  # a float64 coefficient must not upcast float32 gradients
     with np.errstate(invalid="ignore"):  # inf * 0 -> NaN, silently, as in PyTorch
-        if data.flags.writeable:
+        if writeable(data):
             data *= factor
         else:
             grad.data = data * factor
@@ -73,10 +78,17 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
     if not tensors:
         return new_tensor(np.array(0.0, dtype=np.float32))
     dtype = np.result_type(*[t.data.dtype for t in tensors])
+    first = tensors[0].data
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported as inf below
-        norms = np.array([_vector_norm(t.data, norm_type) for t in tensors], dtype=dtype)
-        total = np.asarray(_vector_norm(norms, norm_type), dtype=dtype)
-    if error_if_nonfinite and not np.isfinite(total):
+        if isinstance(first, np.ndarray):
+            norms = np.array([_vector_norm(t.data, norm_type) for t in tensors], dtype=dtype)
+            total = np.asarray(_vector_norm(norms, norm_type), dtype=dtype)
+        else:  # on a device: the norms stay there (on the first tensor's device, as PyTorch)
+            where, xp = device_of(first), namespace(first)
+            norms = xp.stack([to_device(_vector_norm(t.data, norm_type), where).astype(dtype)
+                              for t in tensors])
+            total = _vector_norm(norms, norm_type).astype(dtype)
+    if error_if_nonfinite and not bool(namespace(total).isfinite(total)):
         raise RuntimeError(f"get_total_norm: the total norm of order {norm_type} of the "
                            f"gradients is {total}, so they cannot be clipped; pass "
                            f"error_if_nonfinite=False to scale them by it anyway")
@@ -101,7 +113,10 @@ def _scale_to_norm(grads: list, max_norm: float, total_norm) -> None:
     """``clip_grads_with_norm_`` on a list of gradients already gathered."""
     if not grads:
         return
-    total = total_norm.data if isinstance(total_norm, TensorBase) else np.asarray(total_norm)
+    total = total_norm.data if isinstance(total_norm, TensorBase) else total_norm
+    if not isinstance(total, (np.ndarray, np.generic, float, int)):
+        total = to_device(total, _CPU)  # a device norm: the one scalar the step reads back
+    total = np.asarray(total)
     coefficient = np.minimum(float(max_norm) / (total + 1e-6), 1.0)
     if coefficient >= 1.0:  # scaling by exactly 1 would change nothing; NaN still scales
         return
@@ -162,8 +177,9 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for grad in _grads(parameters, "clip_grad_value_"):
         data = grad.data
-        if data.flags.writeable:
-            np.clip(data, -clip_value, clip_value, out=data)
+        xp = namespace(data)
+        if writeable(data):
+            xp.clip(data, -clip_value, clip_value, out=data)
         else:
-            grad.data = np.clip(data, -clip_value, clip_value)
+            grad.data = xp.clip(data, -clip_value, clip_value)
         grad._version[0] += 1
