@@ -71,7 +71,7 @@ def curvature_form(outputs: np.ndarray, likelihood: str, reduction: str):
     p /= p.sum(axis=axis, keepdims=True)
 
     def form(v, w):
-        v, w = np.asarray(v, np.float64), np.asarray(w, np.float64)
+        v, w = v.astype(np.float64, copy=False), w.astype(np.float64, copy=False)  # any device
         mean_v, mean_w = (p * v).sum(axis=axis), (p * w).sum(axis=axis)
         return scale * float(np.sum(p * v * w) - np.sum(mean_v * mean_w))
     return form

@@ -18,7 +18,8 @@ import numpy as np
 from ..autograd import enable_grad, is_grad_enabled
 from ..autograd import grad as autograd_grad
 from ..autograd.tensor_base import TensorBase, new_tensor
-from ..backend import rng
+from ..backend import namespace, rng
+from ..backend.devices import device_of, to_device
 from ..nn.conv import Conv2d
 from ..nn.linear import Linear
 from ..nn.module import Module
@@ -75,19 +76,21 @@ def sample_output_gradients(outputs: np.ndarray, likelihood: str, generator=None
     """
     draw = rng(generator)
     dtype = outputs.dtype
+    where = device_of(outputs)  # host draws (one stream for every device), copied there
     if likelihood == "gaussian":
-        return -draw.standard_normal(outputs.shape).astype(dtype)
+        return to_device(-draw.standard_normal(outputs.shape).astype(dtype), where)
     if likelihood == "bernoulli":
         probabilities = np.exp(-np.logaddexp(0.0, -outputs))
-        return (probabilities - (draw.random(outputs.shape) < probabilities)).astype(dtype)
+        return (probabilities - (to_device(draw.random(outputs.shape), where)
+                                 < probabilities)).astype(dtype)
     axis = 1 if outputs.ndim >= 2 else 0
     shifted = np.exp(outputs - outputs.max(axis=axis, keepdims=True))
     probabilities = shifted / shifted.sum(axis=axis, keepdims=True)
-    uniform = draw.random(np.delete(outputs.shape, axis))
+    uniform = to_device(draw.random(np.delete(outputs.shape, axis)), where)
     # inverse CDF: the sampled class is the number of cumulative probabilities below u
     below = np.cumsum(probabilities, axis=axis) < np.expand_dims(uniform, axis)
     classes = np.minimum(below.sum(axis=axis), outputs.shape[axis] - 1)
-    onehot = np.arange(outputs.shape[axis]).reshape(
+    onehot = to_device(np.arange(outputs.shape[axis]), where).reshape(
         [-1 if d == axis else 1 for d in range(outputs.ndim)]) == np.expand_dims(classes, axis)
     return (probabilities - onehot).astype(dtype)
 
@@ -127,7 +130,8 @@ class _Layer:
         k = rows.shape[1]
         if self.input_sum is None:
             size = k + (self.bias is not None)
-            self.input_sum = np.zeros((size, size), dtype=self.weight.data.dtype)
+            self.input_sum = namespace(rows).zeros_like(  # on the inputs' device
+                rows, shape=(size, size), dtype=self.weight.data.dtype)
         total = self.input_sum
         total[:k, :k] += rows.T @ rows
         if self.bias is not None:  # the homogeneous coordinate, without copying the rows
@@ -165,7 +169,7 @@ class _Layer:
         if self.bias is None:
             return matrix
         if bias is None:
-            bias = np.zeros(matrix.shape[0], matrix.dtype)
+            bias = namespace(matrix).zeros_like(matrix, shape=(matrix.shape[0],))
         return np.concatenate([matrix, bias[:, None]], axis=1)
 
     def split(self, matrix: np.ndarray) -> dict:

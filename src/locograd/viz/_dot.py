@@ -13,6 +13,7 @@ import subprocess
 
 import numpy as np
 
+from ..backend.devices import device, to_device
 from ._collect import Picture, Scope, Vertex
 
 __all__ = ["Graph", "GraphvizNotFoundError", "VALUE_COLOR", "GRADIENT_COLOR", "format_array",
@@ -36,6 +37,9 @@ class GraphvizNotFoundError(RuntimeError):
     """Graphviz's ``dot`` program is needed (for SVG/PNG/PDF) and was not found on PATH."""
 
 
+_CPU = device("cpu")
+
+
 def format_array(array, show_elements: int = 6) -> str:
     """A short text for a value or gradient on an edge.
 
@@ -49,7 +53,14 @@ def format_array(array, show_elements: int = 6) -> str:
         >>> format_array(np.ones((32, 10)))
         '(32, 10) mean 1 ±0'
     """
-    a = np.asarray(array)
+    if not isinstance(array, (np.ndarray, np.generic, int, float, bool)) \
+            and hasattr(array, "dtype"):
+        # on a device: a few values are copied to the host for display; the mean and standard
+        # deviation of many are computed where they are (two numbers come back)
+        few = array.ndim == 0 or array.size <= show_elements or array.dtype.kind not in "fciub"
+        a = to_device(array, _CPU) if few else array
+    else:
+        a = np.asarray(array)
     if a.ndim == 0:
         return _number(a.item(), 4)
     shape = "(" + ", ".join(str(s) for s in a.shape) + ("," if a.ndim == 1 else "") + ")"
