@@ -173,8 +173,9 @@ def evaluate(model, images: np.ndarray, batch_size: int = 1000) -> float:
         True
     """
     total = 0.0
+    where = next(iter(model.parameters())).device  # a device model: its batches go there
     with no_grad():
         for start in range(0, len(images), batch_size):
-            batch = from_numpy(images[start:start + batch_size])
+            batch = from_numpy(images[start:start + batch_size]).to(where)
             total += float(reconstruction_loss(model(batch), batch).data) * len(batch)
     return total / len(images)

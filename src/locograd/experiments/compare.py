@@ -66,8 +66,9 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .. import optim
+from .. import cuda, optim
 from ..backend import Generator, rng
+from ..backend.devices import resolve
 from ..factory import from_numpy
 from ..io import _atomic_write
 from ..locoprop import LocoProp, reference_schedule
@@ -157,6 +158,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--locoprop-workers", type=int, default=None,
                         help="LocoProp's threads (default: the CPUs available)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu",
+                        help="train there: 'cpu' (default) or 'cuda' (CuPy and a GPU); the "
+                             "clock waits for the device at the end of every epoch")
     parser.add_argument("--out", default="compare-out", help="output directory")
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument("--quick", action="store_true",
@@ -204,6 +208,8 @@ class Run:
         self.name, self.images, self.plan = name, images, plan
         self.model = build_autoencoder(plan["sizes"],
                                        generator=Generator().manual_seed(plan["seed"]))
+        self.device = resolve(plan.get("device") or "cpu")
+        self.model.to(self.device)  # the same initial weights on every device
         self.optimizer = METHODS[name].build(self.model, lr, plan)
         self.scheduler = None
         if plan["schedule"] == "reference":
@@ -237,6 +243,7 @@ class Run:
             serial = 0.0  # LocoProp: the solve phases' time beyond their longest solve
             for step in range(steps):
                 x = from_numpy(images[permutation[step * batch:(step + 1) * batch]])
+                x = x.to(self.device)  # a GPU run copies each batch there, as torch loops do
                 if getattr(optimizer, "needs_batch", False):
                     optimizer.step(x, x)
                     solves = getattr(optimizer, "solve_seconds", None)
@@ -249,6 +256,8 @@ class Run:
                 optimizer.zero_grad()
                 reconstruction_loss(model(x), x).backward()
                 optimizer.step()
+            if self.device.type == "cuda":
+                cuda.synchronize()  # the device's queued work is part of the epoch's time
             elapsed = time.perf_counter() - start
             seconds.append(seconds[-1] + elapsed)
             if isinstance(optimizer, LocoProp):
@@ -423,7 +432,7 @@ def _plan(args, images) -> dict:
             "steps_per_epoch": steps, "schedule": args.schedule,
             "warmup_epochs": args.warmup_epochs, "seed": args.seed,
             "refresh_steps": max(1, min(2 * steps, steps * args.epochs // 2)),
-            "workers": args.locoprop_workers}
+            "workers": args.locoprop_workers, "device": args.device}
 
 
 def _report(record: dict, out: str, target_loss=None, plots: bool = True) -> str:
