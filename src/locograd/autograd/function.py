@@ -41,6 +41,7 @@ import traceback
 import numpy as np
 
 from . import tensor_base as _tensor_base
+from ..backend.devices import usage as _devices
 from .grad_mode import debug_state as _debug
 from .grad_mode import state as _state
 from .tensor_base import RemovableHandle, TensorBase, new_tensor
@@ -116,9 +117,30 @@ class Function:
     def saved_tensors(self) -> tuple:
         """The tensors given to ``save_for_backward``, checked for in-place modification.
 
-        For an ``array_rule`` op on an unrecorded backward pass these are their arrays."""
-        if self.array_rule and not _state.enabled:
-            return self._saved_values()
+        For an ``array_rule`` op on an unrecorded backward pass these are their arrays (in a
+        list: this is every op's hot path)."""
+        if not _state.enabled and self.array_rule:
+            saved = self._saved
+            if saved is None or saved is RELEASED:
+                return tuple(self._saved_or_raise())
+            values = []
+            for entry in saved:
+                if type(entry) is tuple:
+                    if len(entry) == 2:  # an input tensor and its version when saved
+                        t, v0 = entry
+                        if t._version[0] != v0:
+                            raise RuntimeError(_inplace_message(
+                                self, _position(saved, entry), t.data, v0, t._version[0]))
+                        values.append(t.data)
+                    else:  # an output: its array and version counter
+                        arr, vlist, v0, _ = entry
+                        if vlist[0] != v0:
+                            raise RuntimeError(_inplace_message(
+                                self, _position(saved, entry), arr, v0, vlist[0], True))
+                        values.append(arr)
+                else:
+                    values.append(entry)
+            return values
         out = []
         for i, entry in enumerate(self._saved_or_raise()):
             if type(entry) is tuple:
@@ -138,30 +160,6 @@ class Function:
                 out.append(entry)                             # belongs to no device)
             else:  # an intermediate array: a constant
                 out.append(new_tensor(entry if type(entry) is _ndarray else _constant(entry)))
-        return tuple(out)
-
-    def _saved_values(self) -> tuple:
-        """The saved tensors' arrays, checked like ``saved_tensors``."""
-        saved = self._saved
-        if saved is None or saved is RELEASED:
-            return tuple(self._saved_or_raise())
-        out = []
-        for entry in saved:
-            if type(entry) is tuple:
-                if len(entry) == 2:
-                    t, v0 = entry
-                    if t._version[0] != v0:
-                        raise RuntimeError(_inplace_message(self, _position(saved, entry), t.data,
-                                                            v0, t._version[0]))
-                    out.append(t.data)
-                else:
-                    arr, vlist, v0, _ = entry
-                    if vlist[0] != v0:
-                        raise RuntimeError(_inplace_message(self, _position(saved, entry), arr, v0,
-                                                            vlist[0], True))
-                    out.append(arr)
-            else:
-                out.append(entry)
         return tuple(out)
 
     def _saved_or_raise(self) -> tuple:
@@ -238,11 +236,7 @@ class Function:
         if not record:
             n = len(args)
             ctx.needs_input_grad = _NO_GRADS[n] if n < 16 else (False,) * n
-            try:
-                raw = cls.forward(ctx, *args)
-            except TypeError:
-                _raise_if_devices_differ(cls, args)
-                raise
+            raw = cls.forward(ctx, *args) if not _devices.in_use else _forward(cls, ctx, args)
             if type(raw) is _ndarray:
                 t = _new(_tensor_base._TENSOR_CLASS)
                 t.data = raw
@@ -279,11 +273,7 @@ class Function:
             finally:
                 _state.enabled = True
         else:
-            try:
-                raw = cls.forward(ctx, *args)
-            except TypeError:
-                _raise_if_devices_differ(cls, args)
-                raise
+            raw = cls.forward(ctx, *args) if not _devices.in_use else _forward(cls, ctx, args)
         ctx._next = tuple(edges)
         ctx._seq = _next_seq()
         if _debug.active:  # anomaly mode or value capture: off the hot path
@@ -317,6 +307,17 @@ class Function:
 
 
 FunctionCtx = Function
+
+
+def _forward(cls, ctx, args):
+    """``cls.forward``; a TypeError (how CuPy refuses host arrays) on tensors of two devices
+    becomes the error naming the op and both devices. Used once a device is in use: a try block
+    in ``apply`` slows every op on the CPU by a tenth."""
+    try:
+        return cls.forward(ctx, *args)
+    except TypeError:
+        _raise_if_devices_differ(cls, args)
+        raise
 
 
 def _raise_if_devices_differ(cls, args) -> None:

@@ -223,11 +223,22 @@ def _check_cuda_index(index: int, what: str) -> int:
     return index
 
 
+class _Usage:
+    """Whether a CUDA device has been resolved in this process (then ops check their tensors'
+    devices when they fail; see ``Function.apply``)."""
+
+    in_use = False
+
+
+usage = _Usage()
+
+
 def resolve(spec) -> device:
     """A concrete device (with an index for CUDA), checked to exist."""
     d = as_device(spec)
     if d.type == "cpu":
         return CPU
+    usage.in_use = True
     index = d.index
     if index is None:
         if not cuda_is_available():

@@ -291,6 +291,8 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
+        if type(out) is _ndarray:  # the fast path: the fused kernel straight away
+            return _tanh_grad_kernel(out, grad)
         return tanh_grad(out, grad)
 
 
@@ -354,6 +356,8 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
+        if type(out) is _ndarray:  # the fast path: the fused kernel straight away
+            return _sigmoid_grad_kernel(out, grad)
         return sigmoid_grad(out, grad)
 
 
