@@ -27,8 +27,15 @@ before building, so ``peak - base`` is the workload's own memory.
 notes' defaults: LocoProp-M, gamma 10, 10 inner RMSProp steps) on the same model and batch,
 interleaved with the backprop step above.
 
+``--device cuda`` times the step on a GPU instead (CuPy): locograd's step against PyTorch's
+CUDA eager step of the same model, weights and batch (TF32 off on both sides, since CuPy's
+float32 products do not use it), interleaved in rounds, each step ending with ``loss.item()``
+(which waits for the device); with ``--locoprop``, also one ``LocoProp.step`` on the device.
+The two must give the same losses (to float32 rounding) before anything is timed.
+
     python benchmarks/ae_step.py [--rounds 7] [--steps 3] [--reference DIR] [--json out.json]
     python benchmarks/ae_step.py --locoprop [--rounds 5]
+    python benchmarks/ae_step.py --device cuda [--locoprop] [--rounds 7] [--json out.json]
 """
 from __future__ import annotations
 
@@ -86,14 +93,14 @@ def build_model(weights, biases):
     return nn.Sequential(*layers)
 
 
-def build_locograd(reference):
+def build_locograd(reference, device="cpu"):
     """``step()`` (returns the loss before the update) and the model."""
     import locograd as lg
     from locograd import optim
     weights, biases, x = initial_state(reference)
-    model = build_model(weights, biases)
+    model = build_model(weights, biases).to(device)
     optimizer = optim.RMSprop(model.parameters(), lr=LR, alpha=ALPHA, eps=EPS)
-    images = lg.from_numpy(x)
+    images = lg.from_numpy(x).to(device)
 
     def step():
         optimizer.zero_grad()
@@ -104,15 +111,16 @@ def build_locograd(reference):
     return step, model
 
 
-def build_locoprop(reference):
+def build_locoprop(reference, device="cpu"):
     """``step()``: one ``LocoProp.step`` with the notes' defaults (LocoProp-M, gamma 10, 10 inner
     TF1-RMSProp steps at lr 1e-5)."""
     import locograd as lg
     from locograd.locoprop import LocoProp
     weights, biases, x = initial_state(reference)
-    optimizer = LocoProp(build_model(weights, biases), reconstruction_loss,
-                         output_transfer="sigmoid")
-    images = lg.from_numpy(x)
+    on_host = lg.device(device).type == "cpu"
+    optimizer = LocoProp(build_model(weights, biases).to(device), reconstruction_loss,
+                         output_transfer="sigmoid", parallel=on_host)  # one GPU: one stream
+    images = lg.from_numpy(x).to(device)
     return lambda: optimizer.step(images, images)
 
 
@@ -244,12 +252,16 @@ def main(argv=None):
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="instead of timing, print cProfile's top functions over N locograd "
                          "steps")
+    ap.add_argument("--device", default="cpu",
+                    help="'cuda': time the step on a GPU against PyTorch's CUDA eager step")
     ap.add_argument("--rss-worker", default=None, help=argparse.SUPPRESS)
     add_reference_argument(ap)
     args = ap.parse_args(argv)
     if args.rss_worker:
         print(json.dumps(rss_worker(args.rss_worker, args.reference, args.rss_steps)))
         return True
+    if args.device != "cpu":
+        return device_main(args, import_reference("ae", args.reference))
 
     reference = import_reference("ae", args.reference)
     if reference is None:
@@ -322,6 +334,79 @@ def locoprop_main(args, reference, check):
                 rows)
     write_json(args.json, {"rows": rows, "per_round": per_round, "check": check,
                            "load_after": load_average()})
+    return rows
+
+
+def build_torch_device(reference, device: str):
+    """PyTorch's eager step of the same model on ``device`` (``torch.nn.Linear`` layers given
+    the same weights, ``torch.optim.RMSprop`` with the same hyper-parameters)."""
+    import torch
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    weights, biases, x = initial_state(reference)
+    layers = []
+    for index, (weight, bias) in enumerate(zip(weights, biases)):
+        linear = torch.nn.Linear(*weight.shape)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(weight.T.copy()))
+            linear.bias.copy_(torch.from_numpy(bias))
+        layers.append(linear)
+        if index not in LINEAR_OUTPUTS:
+            layers.append(torch.nn.Tanh())
+    model = torch.nn.Sequential(*layers).to(device)
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=LR, alpha=ALPHA, eps=EPS)
+    images = torch.from_numpy(x).to(device)
+
+    def step():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            model(images), images, reduction="sum") / BATCH
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+    return step
+
+
+def device_main(args, reference):
+    """The step on a GPU: locograd (CuPy) against PyTorch CUDA eager, interleaved in rounds."""
+    import locograd as lg
+    if not lg.cuda.is_available():
+        raise SystemExit(f"ae_step --device {args.device}: no CUDA device is usable (CuPy and a "
+                         f"GPU are needed; pip install 'locograd[cuda]')")
+    from locograd.backend.devices import resolve
+    device = str(resolve(args.device))
+    steps = {"locograd": build_locograd(reference, device)[0]}
+    if torch_available():
+        import torch
+        if torch.cuda.is_available():
+            steps["torch"] = build_torch_device(reference, device)
+    ours = [steps["locograd"]() for _ in range(CHECK_STEPS)]
+    check = {"locograd_losses": ours, "device": lg.cuda.get_device_name()}
+    if "torch" in steps:
+        theirs = [steps["torch"]() for _ in range(CHECK_STEPS)]
+        check["torch_losses"] = theirs
+        if not np.allclose(ours, theirs, rtol=1e-4):
+            raise SystemExit(f"ae_step: locograd's losses on {device} {ours} differ from "
+                             f"PyTorch's {theirs}")
+    if args.locoprop:
+        steps["locoprop"] = build_locoprop(reference, device)
+    for step in steps.values():  # warm up: CuPy's kernel compilation, cuBLAS handles
+        step()
+        step()
+    per_round = run_rounds(steps, args.rounds, lambda step: median_of_calls(step, args.steps))
+    per_round = {impl: [t * 1e3 for t in times] for impl, times in per_round.items()}
+    rows = []
+    for impl in steps:
+        row = {"impl": impl, "ms_per_step": statistics.median(per_round[impl])}
+        row["x_torch_cuda"] = median_ratio(per_round, impl, "torch") if "torch" in steps \
+            else "-"
+        row["x_locograd"] = median_ratio(per_round, impl, "locograd")
+        rows.append(row)
+    print_table(f"Deep-autoencoder training step on {check['device']} ({device}), batch {BATCH}, "
+                f"{args.rounds} rounds x {args.steps} steps, each ending with loss.item(); "
+                f"locoprop = one LocoProp-M step (10 inner steps)", rows)
+    write_json(args.json, {"rows": rows, "per_round": per_round, "check": check,
+                           "device": device})
     return rows
 
 
