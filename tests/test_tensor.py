@@ -332,3 +332,16 @@ def test_in_place_methods_refuse_leaves_that_require_grad_even_for_constants():
     with lg.no_grad():
         w.fill_(2.0)
     assert w.tolist() == [2.0, 2.0]
+
+
+def test_pytorch_spellings_programs_use():
+    """``f"{loss:.4f}"``, ``nelement``, ``is_floating_point()`` and ``get_device`` as in PyTorch."""
+    loss = lg.tensor(3.14159)
+    assert f"{loss:.4f}" == "3.1416" and f"{lg.tensor([2.5]):.1f}" == "2.5"
+    assert f"{lg.ones(2)}" == str(lg.ones(2))
+    with pytest.raises(TypeError, match="only one-element tensors take a format"):
+        f"{lg.ones(2):.2f}"
+    assert lg.ones(2, 3).nelement() == 6
+    assert lg.ones(2).is_floating_point() is True
+    assert lg.tensor([1, 2]).is_floating_point() is False
+    assert lg.ones(2).get_device() == -1

@@ -86,9 +86,14 @@ class Tensor(TensorBase):
     def is_cuda(self) -> bool:
         return type(self.data) is not _ndarray and device_of(self.data).type == "cuda"
 
-    @property
-    def is_floating_point(self):
-        return lambda: self.data.dtype.kind == "f"
+    def is_floating_point(self) -> bool:
+        """True for a floating-point dtype (a method, as in PyTorch)."""
+        return self.data.dtype.kind == "f"
+
+    def get_device(self) -> int:
+        """The CUDA device index, or -1 on the CPU (as PyTorch)."""
+        d = self.device
+        return -1 if d.type == "cpu" else d.index
 
     @property
     def itemsize(self) -> int:
@@ -104,6 +109,10 @@ class Tensor(TensorBase):
 
     def dim(self) -> int:
         return self.data.ndim
+
+    def nelement(self) -> int:
+        """The number of elements (``numel``'s other name)."""
+        return self.data.size
 
     def numel(self) -> int:
         return self.data.size
@@ -272,6 +281,16 @@ class Tensor(TensorBase):
         return f"tensor({body}, {', '.join(extra)})"
 
     __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a one-element tensor as its number (as PyTorch); other
+        tensors with an empty spec as ``str``."""
+        if spec and self.data.size == 1:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} for a tensor of shape "
+                            f"{tuple(self.data.shape)}: only one-element tensors take a format")
+        return str(self)
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other):
