@@ -12,7 +12,7 @@ import numpy as np
 
 from ..autograd.grad_mode import enable_grad
 from .optimizer import Optimizer, check_non_negative, check_positive_int
-from ..backend import writeable
+from ..backend import namespace, writeable
 
 __all__ = ["LBFGS", "strong_wolfe", "cubic_minimum"]
 
@@ -202,7 +202,7 @@ class LBFGS(Optimizer):
         pieces = []
         for p in self._params:
             if p.grad is None:
-                pieces.append(np.zeros(p.data.size, dtype=p.data.dtype))
+                pieces.append(namespace(p.data).zeros_like(p.data, shape=(p.data.size,)))
             else:
                 pieces.append(p.grad.data.reshape(-1))
         return np.concatenate(pieces)
