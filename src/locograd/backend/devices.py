@@ -15,7 +15,8 @@ import os
 
 import numpy as np
 
-from . import standin
+from .standin import NAMESPACE as _STANDIN_NAMESPACE
+from .standin import StandInArray, current_device, set_current_device
 
 __all__ = ["device", "as_device", "device_of", "to_device", "namespace_for_device", "resolve",
            "set_default_device", "get_default_device", "fill_from_host",
@@ -182,14 +183,14 @@ def cuda_device_count() -> int:
 
 def cuda_current_device() -> int:
     if _standin_count():
-        return standin.current_device()
+        return current_device()
     return int(_require_cupy("cuda").cuda.runtime.getDevice())
 
 
 def cuda_set_device(index) -> None:
     index = _check_cuda_index(_cuda_index(index), "set_device")
     if _standin_count():
-        standin.set_current_device(index)
+        set_current_device(index)
     else:
         _require_cupy("cuda").cuda.Device(index).use()
 
@@ -253,7 +254,7 @@ def device_of(array) -> device:
     """The device an array lives on."""
     if type(array) is np.ndarray or isinstance(array, (np.ndarray, np.generic)):
         return CPU
-    if type(array) is standin.StandInArray:
+    if type(array) is StandInArray:
         return device("cuda", array._device)
     dev = getattr(array, "device", None)
     if dev is not None and hasattr(dev, "id"):  # a CuPy array
@@ -266,7 +267,7 @@ def namespace_for_device(dev: device):
     if dev.type == "cpu":
         return np
     if _standin_count():
-        return standin.NAMESPACE
+        return _STANDIN_NAMESPACE
     return _require_cupy(str(dev))
 
 
@@ -280,7 +281,7 @@ def to_device(array, dev: device, copy: bool = False):
         return array.get()  # CuPy and the stand-in: the explicit device-to-host copy
     if _standin_count():
         host = array if src.type == "cpu" else array.get()
-        return standin.StandInArray(np.array(host, copy=True), dev.index)
+        return StandInArray(np.array(host, copy=True), dev.index)
     cupy = _require_cupy(str(dev))
     with cupy.cuda.Device(dev.index):
         return cupy.array(array, copy=True)
