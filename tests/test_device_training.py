@@ -307,9 +307,6 @@ def test_a_small_cnn_trains_on_the_device(cuda):
         close(results["cuda:0"][2][k], v, f"CNN {k}", rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.xfail(reason="ops/dropout.py's _uniform copies the draws with xp.asarray, which "
-                          "puts them on the current device, not the input's (ops owner)",
-                   raises=TypeError, strict=False)
 def test_dropout_on_a_second_device(cuda):
     if lg.cuda.device_count() < 2:
         pytest.skip("one CUDA device")

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import namespace, rng
+from ..backend.devices import device_of, to_device
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout"]
 
@@ -50,8 +51,7 @@ def _uniform(generator, shape, like):
     device for device data; a device generator would be routed here.
     """
     u = rng(generator).random(shape)
-    xp = namespace(like)
-    return u if xp is np else xp.asarray(u)
+    return u if type(like) is np.ndarray else to_device(u, device_of(like))
 
 
 def _keep_mask(x, p: float, shape, generator, name: str):
