@@ -20,6 +20,7 @@ from .backend.devices import device, get_default_device, set_default_device
 from .tensor import Tensor
 from .factory import *  # noqa: F401,F403
 from .ops import *  # noqa: F401,F403
+from . import linalg  # noqa: E402  (torch.linalg's names over the ops)
 from . import nn, optim  # noqa: E402  (built on the core above)
 from .io import load, save  # noqa: E402
 from . import accelerator, cuda  # noqa: E402  (CuPy itself is imported on first need)

@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 FAMILIES = ("elementwise", "reduce", "shape", "indexing", "linalg", "activation", "conv", "loss",
-            "recurrent")
+            "recurrent", "decompositions", "products")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,9 @@ from .reduce import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 from .indexing import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
+from .decompositions import *  # noqa: F401,F403
+from .matrix_functions import *  # noqa: F401,F403
+from .products import *  # noqa: F401,F403
 from .activation import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .embedding import *  # noqa: F401,F403
@@ -29,6 +32,7 @@ from .cross_entropy import *  # noqa: F401,F403
 #: The op families' modules, in the order above (``ops.dropout`` is the function, so the
 #: modules are looked up rather than bound here).
 FAMILIES = tuple(_sys.modules[f"{__name__}.{name}"] for name in (
-    "unary", "comparison", "elementwise", "reduce", "shape", "indexing", "linalg", "activation",
-    "dropout", "embedding", "conv", "pooling", "normalization", "loss", "cross_entropy"))
+    "unary", "comparison", "elementwise", "reduce", "shape", "indexing", "linalg",
+    "decompositions", "matrix_functions", "products", "activation", "dropout", "embedding",
+    "conv", "pooling", "normalization", "loss", "cross_entropy"))
 __all__ = [name for family in FAMILIES for name in family.__all__]

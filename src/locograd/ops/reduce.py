@@ -577,8 +577,8 @@ def norm(x, p=2, dim=None, keepdim: bool = False, dtype=None, **numpy_names):
 
     ``p`` is any number: ``inf`` is the largest ``|x|``, ``-inf`` the smallest, ``0`` the number
     of non-zero entries (gradient zero); ``"fro"`` is the 2-norm. The gradient of a zero norm is
-    zero (as PyTorch), not the NaN of ``sqrt`` at 0. ``"nuc"`` (the nuclear norm) needs a
-    differentiable SVD, which locograd does not have yet: it raises NotImplementedError.
+    zero (as PyTorch), not the NaN of ``sqrt`` at 0. ``"nuc"`` is the nuclear norm (the sum of
+    the singular values) of a 2-D input, or over the pair of dims ``dim``.
 
     Example:
         >>> import locograd as lg
@@ -590,11 +590,12 @@ def norm(x, p=2, dim=None, keepdim: bool = False, dtype=None, **numpy_names):
     if dtype is not None:
         x = x.to(dtype)
     if isinstance(p, str):
-        if p == "nuc":
-            raise NotImplementedError(
-                f"norm: p='nuc' (the nuclear norm, the sum of the singular values; input shape "
-                f"{x.data.shape}, {x.data.dtype}) needs a differentiable SVD, which "
-                f"locograd.ops.linalg does not have yet")
+        if p == "nuc":  # the sum of the singular values, over dim (a pair) or a 2-D input
+            from .matrix_functions import matrix_norm
+            if dim is None and x.data.ndim != 2:
+                raise ValueError(f"norm: p='nuc' needs a 2-D input or a pair of dims, got "
+                                 f"shape {x.data.shape}")
+            return matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim)
         if p != "fro":
             raise ValueError(f"norm: unknown p {p!r}; expected a number, 'fro' or 'nuc'")
         p = 2

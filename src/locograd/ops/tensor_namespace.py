@@ -163,6 +163,17 @@ def dot(a, b):
     return _ops().matmul(a, b)
 
 
+class _Linalg:
+    """``xp.linalg``: NumPy's linalg names (``inv``, ``solve``, ``svd``...) over the
+    differentiable decompositions of ``ops.decompositions`` (``numpy_linalg`` there)."""
+
+    def __getattr__(self, name: str):
+        return getattr(importlib.import_module("locograd.ops.decompositions").numpy_linalg, name)
+
+
+linalg = _Linalg()
+
+
 def where(condition, a, b):
     return _ops().where(condition, a, b)
 
