@@ -98,9 +98,10 @@ def test_normalize_with_p_zero_matches_torch():
            lambda t: torch.nn.functional.normalize(t, p=0, dim=1), a)
 
 
-def test_nuclear_norm_says_what_is_missing():
-    with pytest.raises(NotImplementedError, match="nuc.*SVD"):
-        lg.norm(lg.tensor(X), "nuc")
+def test_nuclear_norm_matches_torch():
+    _check(lambda x: lg.norm(x, "nuc"), lambda t: torch.norm(t, "nuc"))
+    with pytest.raises(ValueError, match="nuc.*2-D"):
+        lg.norm(lg.tensor(X[None]), "nuc")
 
 
 # ------------------------------------------------------------------ softmax over nothing
