@@ -19,7 +19,8 @@ from typing import Callable
 import numpy as np
 
 FAMILIES = ("elementwise", "reduce", "shape", "indexing", "linalg", "activation", "conv", "loss",
-            "recurrent", "decompositions", "products")
+            "recurrent", "decompositions", "products", "arrangement", "split_join", "index_write",
+            "search")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from ._common import (as_array, binary_operands, broadcast_error, is_array, name
 
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
            "logical_not", "isnan", "isinf", "isfinite", "floor", "ceil", "trunc", "round",
-           "floor_divide", "isclose", "allclose", "equal"]
+           "floor_divide", "isclose", "allclose", "equal", "greater", "less", "not_equal",
+           "greater_equal", "less_equal"]
 
 
 def _check_integer_divisor(x, y, name):
@@ -47,6 +48,8 @@ lt = _nograd_binary("less", "lt")
 le = _nograd_binary("less_equal", "le")
 gt = _nograd_binary("greater", "gt")
 ge = _nograd_binary("greater_equal", "ge")
+# PyTorch's (and NumPy's) long names of the comparisons
+greater, less, not_equal, greater_equal, less_equal = gt, lt, ne, ge, le
 floor_divide = _nograd_binary("floor_divide", "floor_divide")
 logical_and = _nograd_binary("logical_and", "logical_and")
 logical_or = _nograd_binary("logical_or", "logical_or")
