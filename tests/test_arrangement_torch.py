@@ -121,7 +121,7 @@ def test_fliplr_flipud_match_torch():
         lg.flipud(lg.tensor(1.0))
 
 
-@pytest.mark.parametrize("k", range(-5, 6))
+@pytest.mark.parametrize("k", [-5, -1, 0, 1, 2, 3, 6])
 @pytest.mark.parametrize("dims", [(0, 1), (1, 0), (2, 0), (-1, -2)])
 def test_rot90_matches_torch(k, dims):
     check("rot90", [X234], k, list(dims))
