@@ -174,6 +174,17 @@ class LeakyRelu(Function):
         return grad * ctx.scale, None  # a constant mask
 
 
+def leaky_relu(x, negative_slope: float = 0.01, inplace: bool = False):
+    """``x`` where positive, ``negative_slope * x`` elsewhere.
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.nn.functional.leaky_relu(lg.tensor([-2.0, 3.0]), 0.1).tolist()
+        [-0.20000000298023224, 3.0]
+    """
+    return LeakyRelu.apply(x, negative_slope)
+
+
 class Elu(Function):
     """``scale * (x if x > 0 else alpha * (exp(input_scale * x) - 1))``: elu, selu and celu."""
 
@@ -197,201 +208,6 @@ class Elu(Function):
         alpha, scale, input_scale = ctx.params
         slope = namespace(out).where(ctx.positive, scale, (out + scale * alpha) * input_scale)
         return grad * slope, None, None, None
-
-
-class Gelu(Function):
-    """``x * Phi(x)`` (exact, with erf) or its tanh approximation (``approximate='tanh'``)."""
-
-    label = "Gelu"
-
-    @staticmethod
-    def forward(ctx, a, approximate):
-        x = float_input(a, "gelu")
-        ctx.tanh = approximate == "tanh"
-        aux = _gelu_aux(x, ctx.tanh)
-        ctx.save_for_backward(a, aux)
-        return 0.5 * x * (1.0 + aux) if ctx.tanh else x * aux
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, aux = ctx.saved_tensors
-        xp = namespace(x)
-        if is_tensor(x):  # recorded: the saved aux would be a constant; recompute it from x
-            aux = _gelu_aux(x, ctx.tanh)
-        if ctx.tanh:
-            inner = (x * x * (3 * 0.044715) + 1.0) * _SQRT_2_OVER_PI
-            return grad * ((aux + 1.0) * 0.5 + x * 0.5 * (1.0 - aux * aux) * inner), None
-        return grad * (aux + x * xp.exp(x * x * -0.5) * _INV_SQRT_2PI), None
-
-
-def _gelu_aux(x, tanh_form: bool):
-    """``tanh(sqrt(2/pi) (x + 0.044715 x^3))`` (tanh form) or the normal CDF ``Phi(x)``."""
-    if tanh_form:
-        return namespace(x).tanh((x + x * x * x * 0.044715) * _SQRT_2_OVER_PI)
-    return (_erf_value(x * _INV_SQRT_2) + 1.0) * 0.5
-
-
-class Prelu(Function):
-    """``x if x > 0 else weight[c] * x`` with one learnable slope per channel (dim 1)."""
-
-    label = "Prelu"
-
-    @staticmethod
-    def forward(ctx, a, weight):
-        x, w = float_input(a, "prelu"), weight.data
-        ctx.shape = _prelu_shape(x, w)
-        ctx.positive = x > 0
-        ctx.save_for_backward(a, weight)
-        return namespace(x).where(ctx.positive, x, w.reshape(ctx.shape) * x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, w = ctx.saved_tensors
-        xp = namespace(x)
-        need = ctx.needs_input_grad
-        gx = grad * xp.where(ctx.positive, 1.0, w.reshape(ctx.shape)) if need[0] else None
-        gw = None
-        if need[1]:
-            gw = xp.sum(xp.where(ctx.positive, 0.0, grad * x), axis=_prelu_axes(x, ctx.shape))
-            gw = gw.reshape(w.shape)
-        return gx, gw
-
-
-def _prelu_shape(x, w) -> tuple:
-    """The shape that broadcasts ``w`` along dim 1 of ``x`` (or a scalar for one slope)."""
-    if w.ndim != 1:
-        raise ValueError(f"prelu: the weight must be 1-D (num_parameters,), got shape {w.shape}")
-    if w.size == 1:
-        return ()
-    if x.ndim < 2 or x.shape[1] != w.size:
-        raise ValueError(f"prelu: the weight has {w.size} slopes but the input of shape "
-                         f"{x.shape} has {x.shape[1] if x.ndim >= 2 else 1} channels (dim 1)")
-    return (w.size,) + (1,) * (x.ndim - 2)
-
-
-def _prelu_axes(x, shape: tuple) -> tuple:
-    return tuple(i for i in range(x.ndim) if not (shape and i == 1))
-
-
-class Hardtanh(Function):
-    """Clip to ``[min_val, max_val]``; gradient 1 strictly inside, 0 on the bounds and outside,
-    1 at NaN (PyTorch's mask is "not at or beyond a bound")."""
-
-    label = "Hardtanh"
-
-    @staticmethod
-    def forward(ctx, a, min_val, max_val):
-        x = float_input(a, "hardtanh")
-        ctx.inside = ~((x <= min_val) | (x >= max_val))
-        return namespace(x).clip(x, min_val, max_val)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad * ctx.inside, None, None  # a constant mask, as LeakyRelu
-
-
-class Softshrink(Function):
-    """``x - clip(x, -lambd, lambd)``; gradient 0 on ``[-lambd, lambd]``, 1 outside and at NaN
-    (as PyTorch)."""
-
-    label = "Softshrink"
-
-    @staticmethod
-    def forward(ctx, a, lambd):
-        x = float_input(a, "softshrink")
-        ctx.outside = ~((x >= -lambd) & (x <= lambd))
-        return x - namespace(x).clip(x, -lambd, lambd)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad * ctx.outside, None  # a constant mask
-
-
-class Hardsigmoid(Function):
-    """``relu6(x + 3) / 6``; gradient 1/6 strictly inside ``(-3, 3)``, else 0 (also at NaN, as
-    PyTorch)."""
-
-    label = "Hardsigmoid"
-
-    @staticmethod
-    def forward(ctx, a):
-        x = float_input(a, "hardsigmoid")
-        xp = namespace(x)
-        ctx.slope = xp.where((x > -3.0) & (x < 3.0), 1.0 / 6.0, 0.0).astype(x.dtype, copy=False)
-        return xp.clip(x + 3.0, 0.0, 6.0) / 6.0
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad * ctx.slope  # a constant mask
-
-
-class Hardswish(Function):
-    """``x * relu6(x + 3) / 6``: 0 below -3, ``x`` above 3; gradient ``x / 3 + 1/2`` strictly
-    inside ``(-3, 3)``, 0 at and below -3, 1 at and above 3 and at NaN (PyTorch's branches)."""
-
-    label = "Hardswish"
-
-    @staticmethod
-    def forward(ctx, a):
-        x = float_input(a, "hardswish")
-        ctx.save_for_backward(a)
-        return x * namespace(x).clip(x + 3.0, 0.0, 6.0) / 6.0
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        xp = namespace(x)
-        slope = xp.where(x <= -3.0, 0.0, xp.where(x < 3.0, x * (1.0 / 3.0) + 0.5, 1.0))
-        return grad * slope
-
-
-class Silu(Function):
-    """``x * sigmoid(x)`` (swish)."""
-
-    label = "Silu"
-
-    @staticmethod
-    def forward(ctx, a):
-        x = float_input(a, "silu")
-        s = sigmoid_array(x)
-        ctx.save_for_backward(a, s)
-        return x * s
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, s = ctx.saved_tensors
-        if is_tensor(x):  # recorded: the saved sigmoid would be a constant; recompute it
-            s = sigmoid(x)
-        return grad * (s * (x * (1.0 - s) + 1.0))
-
-
-class LogSigmoid(Function):
-    """``log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|))``, finite for any x."""
-
-    label = "LogSigmoid"
-
-    @staticmethod
-    def forward(ctx, a):
-        x = float_input(a, "logsigmoid")
-        xp = namespace(x)
-        ctx.save_for_backward(a)
-        return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * (sigmoid(-x) if is_tensor(x) else sigmoid_array(-x))
-
-
-def leaky_relu(x, negative_slope: float = 0.01, inplace: bool = False):
-    """``x`` where positive, ``negative_slope * x`` elsewhere.
-
-    Example:
-        >>> import locograd as lg
-        >>> lg.nn.functional.leaky_relu(lg.tensor([-2.0, 3.0]), 0.1).tolist()
-        [-0.20000000298023224, 3.0]
-    """
-    return LeakyRelu.apply(x, negative_slope)
 
 
 def elu(x, alpha: float = 1.0, inplace: bool = False):
@@ -429,6 +245,31 @@ def celu(x, alpha: float = 1.0, inplace: bool = False):
     return Elu.apply(x, alpha, 1.0, 1.0 / alpha)
 
 
+class Gelu(Function):
+    """``x * Phi(x)`` (exact, with erf) or its tanh approximation (``approximate='tanh'``)."""
+
+    label = "Gelu"
+
+    @staticmethod
+    def forward(ctx, a, approximate):
+        x = float_input(a, "gelu")
+        ctx.tanh = approximate == "tanh"
+        aux = _gelu_aux(x, ctx.tanh)
+        ctx.save_for_backward(a, aux)
+        return 0.5 * x * (1.0 + aux) if ctx.tanh else x * aux
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, aux = ctx.saved_tensors
+        xp = namespace(x)
+        if is_tensor(x):  # recorded: the saved aux would be a constant; recompute it from x
+            aux = _gelu_aux(x, ctx.tanh)
+        if ctx.tanh:
+            inner = (x * x * (3 * 0.044715) + 1.0) * _SQRT_2_OVER_PI
+            return grad * ((aux + 1.0) * 0.5 + x * 0.5 * (1.0 - aux * aux) * inner), None
+        return grad * (aux + x * xp.exp(x * x * -0.5) * _INV_SQRT_2PI), None
+
+
 def gelu(x, approximate: str = "none"):
     """Gaussian error linear unit ``x * Phi(x)`` (Hendrycks & Gimpel, 2016).
 
@@ -446,6 +287,39 @@ def gelu(x, approximate: str = "none"):
     return Gelu.apply(x, approximate)
 
 
+def _gelu_aux(x, tanh_form: bool):
+    """``tanh(sqrt(2/pi) (x + 0.044715 x^3))`` (tanh form) or the normal CDF ``Phi(x)``."""
+    if tanh_form:
+        return namespace(x).tanh((x + x * x * x * 0.044715) * _SQRT_2_OVER_PI)
+    return (_erf_value(x * _INV_SQRT_2) + 1.0) * 0.5
+
+
+class Prelu(Function):
+    """``x if x > 0 else weight[c] * x`` with one learnable slope per channel (dim 1)."""
+
+    label = "Prelu"
+
+    @staticmethod
+    def forward(ctx, a, weight):
+        x, w = float_input(a, "prelu"), weight.data
+        ctx.shape = _prelu_shape(x, w)
+        ctx.positive = x > 0
+        ctx.save_for_backward(a, weight)
+        return namespace(x).where(ctx.positive, x, w.reshape(ctx.shape) * x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        xp = namespace(x)
+        need = ctx.needs_input_grad
+        gx = grad * xp.where(ctx.positive, 1.0, w.reshape(ctx.shape)) if need[0] else None
+        gw = None
+        if need[1]:
+            gw = xp.sum(xp.where(ctx.positive, 0.0, grad * x), axis=_prelu_axes(x, ctx.shape))
+            gw = gw.reshape(w.shape)
+        return gx, gw
+
+
 def prelu(x, weight):
     """``x`` where positive, ``weight[c] * x`` elsewhere, with ``c`` the channel (dim 1).
 
@@ -459,6 +333,39 @@ def prelu(x, weight):
         [[-0.5, -2.0]]
     """
     return Prelu.apply(x, weight)
+
+
+def _prelu_shape(x, w) -> tuple:
+    """The shape that broadcasts ``w`` along dim 1 of ``x`` (or a scalar for one slope)."""
+    if w.ndim != 1:
+        raise ValueError(f"prelu: the weight must be 1-D (num_parameters,), got shape {w.shape}")
+    if w.size == 1:
+        return ()
+    if x.ndim < 2 or x.shape[1] != w.size:
+        raise ValueError(f"prelu: the weight has {w.size} slopes but the input of shape "
+                         f"{x.shape} has {x.shape[1] if x.ndim >= 2 else 1} channels (dim 1)")
+    return (w.size,) + (1,) * (x.ndim - 2)
+
+
+def _prelu_axes(x, shape: tuple) -> tuple:
+    return tuple(i for i in range(x.ndim) if not (shape and i == 1))
+
+
+class Hardtanh(Function):
+    """Clip to ``[min_val, max_val]``; gradient 1 strictly inside, 0 on the bounds and outside,
+    1 at NaN (PyTorch's mask is "not at or beyond a bound")."""
+
+    label = "Hardtanh"
+
+    @staticmethod
+    def forward(ctx, a, min_val, max_val):
+        x = float_input(a, "hardtanh")
+        ctx.inside = ~((x <= min_val) | (x >= max_val))
+        return namespace(x).clip(x, min_val, max_val)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.inside, None, None  # a constant mask, as LeakyRelu
 
 
 def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
@@ -485,6 +392,116 @@ def relu6(x, inplace: bool = False):
     return Hardtanh.apply(x, 0.0, 6.0)
 
 
+class Softshrink(Function):
+    """``x - clip(x, -lambd, lambd)``; gradient 0 on ``[-lambd, lambd]``, 1 outside and at NaN
+    (as PyTorch)."""
+
+    label = "Softshrink"
+
+    @staticmethod
+    def forward(ctx, a, lambd):
+        x = float_input(a, "softshrink")
+        ctx.outside = ~((x >= -lambd) & (x <= lambd))
+        return x - namespace(x).clip(x, -lambd, lambd)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.outside, None  # a constant mask
+
+
+def softshrink(x, lambd: float = 0.5):
+    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0.
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.nn.functional.softshrink(lg.tensor([0.2, -1.0])).tolist()
+        [0.0, -0.5]
+    """
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
+    return Softshrink.apply(x, float(lambd))
+
+
+class Hardsigmoid(Function):
+    """``relu6(x + 3) / 6``; gradient 1/6 strictly inside ``(-3, 3)``, else 0 (also at NaN, as
+    PyTorch)."""
+
+    label = "Hardsigmoid"
+
+    @staticmethod
+    def forward(ctx, a):
+        x = float_input(a, "hardsigmoid")
+        xp = namespace(x)
+        ctx.slope = xp.where((x > -3.0) & (x < 3.0), 1.0 / 6.0, 0.0).astype(x.dtype, copy=False)
+        return xp.clip(x + 3.0, 0.0, 6.0) / 6.0
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.slope  # a constant mask
+
+
+def hardsigmoid(x, inplace: bool = False):
+    """``relu6(x + 3) / 6``: 0 below -3, 1 above 3, linear in between.
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.nn.functional.hardsigmoid(lg.tensor([-4.0, 0.0, 4.0])).tolist()
+        [0.0, 0.5, 1.0]
+    """
+    return Hardsigmoid.apply(x)
+
+
+class Hardswish(Function):
+    """``x * relu6(x + 3) / 6``: 0 below -3, ``x`` above 3; gradient ``x / 3 + 1/2`` strictly
+    inside ``(-3, 3)``, 0 at and below -3, 1 at and above 3 and at NaN (PyTorch's branches)."""
+
+    label = "Hardswish"
+
+    @staticmethod
+    def forward(ctx, a):
+        x = float_input(a, "hardswish")
+        ctx.save_for_backward(a)
+        return x * namespace(x).clip(x + 3.0, 0.0, 6.0) / 6.0
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        xp = namespace(x)
+        slope = xp.where(x <= -3.0, 0.0, xp.where(x < 3.0, x * (1.0 / 3.0) + 0.5, 1.0))
+        return grad * slope
+
+
+def hardswish(x, inplace: bool = False):
+    """``x * hardsigmoid(x)`` (Howard et al., 2019).
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.nn.functional.hardswish(lg.tensor([-4.0, 0.0, 4.0])).tolist()
+        [-0.0, 0.0, 4.0]
+    """
+    return Hardswish.apply(x)
+
+
+class Silu(Function):
+    """``x * sigmoid(x)`` (swish)."""
+
+    label = "Silu"
+
+    @staticmethod
+    def forward(ctx, a):
+        x = float_input(a, "silu")
+        s = sigmoid_array(x)
+        ctx.save_for_backward(a, s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, s = ctx.saved_tensors
+        if is_tensor(x):  # recorded: the saved sigmoid would be a constant; recompute it
+            s = sigmoid(x)
+        return grad * (s * (x * (1.0 - s) + 1.0))
+
+
 def silu(x, inplace: bool = False):
     """``x * sigmoid(x)`` (also called swish).
 
@@ -494,6 +511,24 @@ def silu(x, inplace: bool = False):
         0.7311
     """
     return Silu.apply(x)
+
+
+class LogSigmoid(Function):
+    """``log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|))``, finite for any x."""
+
+    label = "LogSigmoid"
+
+    @staticmethod
+    def forward(ctx, a):
+        x = float_input(a, "logsigmoid")
+        xp = namespace(x)
+        ctx.save_for_backward(a)
+        return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (sigmoid(-x) if is_tensor(x) else sigmoid_array(-x))
 
 
 def logsigmoid(x):
@@ -553,28 +588,6 @@ def softmin(x, dim=None, dtype=None):
     return softmax(-x, dim, dtype)
 
 
-def hardsigmoid(x, inplace: bool = False):
-    """``relu6(x + 3) / 6``: 0 below -3, 1 above 3, linear in between.
-
-    Example:
-        >>> import locograd as lg
-        >>> lg.nn.functional.hardsigmoid(lg.tensor([-4.0, 0.0, 4.0])).tolist()
-        [0.0, 0.5, 1.0]
-    """
-    return Hardsigmoid.apply(x)
-
-
-def hardswish(x, inplace: bool = False):
-    """``x * hardsigmoid(x)`` (Howard et al., 2019).
-
-    Example:
-        >>> import locograd as lg
-        >>> lg.nn.functional.hardswish(lg.tensor([-4.0, 0.0, 4.0])).tolist()
-        [-0.0, 0.0, 4.0]
-    """
-    return Hardswish.apply(x)
-
-
 def threshold(x, threshold: float, value: float, inplace: bool = False):
     """``x`` where ``x > threshold``, else ``value`` (NaN stays NaN, as PyTorch).
 
@@ -596,19 +609,6 @@ def hardshrink(x, lambd: float = 0.5):
     """
     d = x.data
     return where(namespace(d).abs(d) <= lambd, 0.0, x)
-
-
-def softshrink(x, lambd: float = 0.5):
-    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0.
-
-    Example:
-        >>> import locograd as lg
-        >>> lg.nn.functional.softshrink(lg.tensor([0.2, -1.0])).tolist()
-        [0.0, -0.5]
-    """
-    if lambd < 0:
-        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
-    return Softshrink.apply(x, float(lambd))
 
 
 def glu(x, dim: int = -1):

@@ -77,6 +77,25 @@ class SquaredError(Function):
         return g, (-g if ctx.needs_input_grad[1] else None), None
 
 
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Mean squared error ``(input - target)^2`` (reduced).
+
+    Args:
+        input, target: tensors of the same shape (a different, broadcastable shape warns).
+        reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
+
+    Returns:
+        A scalar, or the elementwise loss for ``'none'``.
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.nn.functional.mse_loss(lg.tensor([1.0, 2.0]), lg.tensor([1.0, 4.0])).item()
+        2.0
+    """
+    reduction = _reduction("mse_loss", reduction, size_average, reduce)
+    return SquaredError.apply(input, _as_target(target, input, "mse_loss"), reduction)
+
+
 def _difference(input, target, diff):
     """``input - target``: saved by the forward, recomputed (differentiably) when recorded."""
     return input - target if is_tensor(input) else diff
@@ -100,6 +119,36 @@ class AbsoluteError(Function):
     def backward(ctx, grad):
         g = _scale(ctx, grad) * ctx.direction  # piecewise linear: a constant mask
         return g, (-g if ctx.needs_input_grad[1] else None), None
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Mean absolute error ``|input - target|`` (reduced).
+
+    Example:
+        >>> import locograd as lg
+        >>> lg.nn.functional.l1_loss(lg.tensor([1.0, 2.0]), lg.tensor([0.0, 4.0])).item()
+        1.5
+    """
+    reduction = _reduction("l1_loss", reduction, size_average, reduce)
+    return AbsoluteError.apply(input, _as_target(target, input, "l1_loss"), reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """Smooth L1: ``0.5 d^2 / beta`` for ``|d| < beta``, else ``|d| - 0.5 beta`` (L1 if beta=0).
+
+    Example:
+        >>> import locograd as lg
+        >>> F = lg.nn.functional
+        >>> F.smooth_l1_loss(lg.tensor([0.5, 3.0]), lg.zeros(2), reduction="none").tolist()
+        [0.125, 2.5]
+    """
+    reduction = _reduction("smooth_l1_loss", reduction, size_average, reduce)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    target = _as_target(target, input, "smooth_l1_loss")
+    if beta == 0:
+        return AbsoluteError.apply(input, target, reduction)
+    return Huber.apply(input, target, float(beta), 1.0 / beta, reduction)
 
 
 class Huber(Function):
@@ -131,37 +180,6 @@ class Huber(Function):
         return g, (-g if ctx.needs_input_grad[1] else None), None, None, None
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """Mean squared error ``(input - target)^2`` (reduced).
-
-    Args:
-        input, target: tensors of the same shape (a different, broadcastable shape warns).
-        reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
-
-    Returns:
-        A scalar, or the elementwise loss for ``'none'``.
-
-    Example:
-        >>> import locograd as lg
-        >>> lg.nn.functional.mse_loss(lg.tensor([1.0, 2.0]), lg.tensor([1.0, 4.0])).item()
-        2.0
-    """
-    reduction = _reduction("mse_loss", reduction, size_average, reduce)
-    return SquaredError.apply(input, _as_target(target, input, "mse_loss"), reduction)
-
-
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """Mean absolute error ``|input - target|`` (reduced).
-
-    Example:
-        >>> import locograd as lg
-        >>> lg.nn.functional.l1_loss(lg.tensor([1.0, 2.0]), lg.tensor([0.0, 4.0])).item()
-        1.5
-    """
-    reduction = _reduction("l1_loss", reduction, size_average, reduce)
-    return AbsoluteError.apply(input, _as_target(target, input, "l1_loss"), reduction)
-
-
 def huber_loss(input, target, reduction="mean", delta=1.0):
     """Huber loss: quadratic for ``|d| < delta``, linear (slope ``delta``) beyond.
 
@@ -175,24 +193,6 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     return Huber.apply(input, _as_target(target, input, "huber_loss"), float(delta), 1.0,
                        reduction)
-
-
-def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
-    """Smooth L1: ``0.5 d^2 / beta`` for ``|d| < beta``, else ``|d| - 0.5 beta`` (L1 if beta=0).
-
-    Example:
-        >>> import locograd as lg
-        >>> F = lg.nn.functional
-        >>> F.smooth_l1_loss(lg.tensor([0.5, 3.0]), lg.zeros(2), reduction="none").tolist()
-        [0.125, 2.5]
-    """
-    reduction = _reduction("smooth_l1_loss", reduction, size_average, reduce)
-    if beta < 0:
-        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
-    target = _as_target(target, input, "smooth_l1_loss")
-    if beta == 0:
-        return AbsoluteError.apply(input, target, reduction)
-    return Huber.apply(input, target, float(beta), 1.0 / beta, reduction)
 
 
 # ------------------------------------------------------------------------------ binary
@@ -236,17 +236,6 @@ class BinaryCrossEntropy(Function):
         return gx, gy, gw, None
 
 
-def _clamped_logs(x):
-    """``log(x)`` and ``log(1 - x)``, each clamped at -100 (PyTorch's floor)."""
-    xp = namespace(x)
-    with xp.errstate(divide="ignore"):
-        return xp.clip(xp.log(x), _LOG_FLOOR, None), xp.clip(xp.log1p(-x), _LOG_FLOOR, None)
-
-
-def _bce(y, log_x, log_1mx):
-    return -(y * log_x + (1.0 - y) * log_1mx)
-
-
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
     """Binary cross-entropy of probabilities ``input`` in [0, 1] against ``target``.
@@ -276,6 +265,17 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError("binary_cross_entropy: all elements of the input should be between 0 "
                          "and 1 (use binary_cross_entropy_with_logits for logits)")
     return BinaryCrossEntropy.apply(input, target, _as_weight(weight, input), reduction)
+
+
+def _clamped_logs(x):
+    """``log(x)`` and ``log(1 - x)``, each clamped at -100 (PyTorch's floor)."""
+    xp = namespace(x)
+    with xp.errstate(divide="ignore"):
+        return xp.clip(xp.log(x), _LOG_FLOOR, None), xp.clip(xp.log1p(-x), _LOG_FLOOR, None)
+
+
+def _bce(y, log_x, log_1mx):
+    return -(y * log_x + (1.0 - y) * log_1mx)
 
 
 def _as_weight(weight, input):
