@@ -345,3 +345,14 @@ def test_pytorch_spellings_programs_use():
     assert lg.ones(2).is_floating_point() is True
     assert lg.tensor([1, 2]).is_floating_point() is False
     assert lg.ones(2).get_device() == -1
+
+
+def test_new_ops_are_tensor_methods_as_in_pytorch():
+    x = lg.arange(12.0).reshape(3, 4)
+    assert x.diagonal().tolist() == [0.0, 5.0, 10.0]
+    assert x.unfold(1, 2, 2).shape == (3, 2, 2)  # Tensor.unfold, not nn.functional.unfold
+    assert x.fliplr()[0].tolist() == [3.0, 2.0, 1.0, 0.0]
+    assert lg.eye(2).mul(3.0).det().item() == pytest.approx(9.0)
+    y = x.clone()
+    assert y.index_fill_(1, lg.tensor([0]), -1.0) is y and y[:, 0].tolist() == [-1.0] * 3
+    assert x.greater(5.0).sum().item() == 6

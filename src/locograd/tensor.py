@@ -729,14 +729,26 @@ _OP_METHODS = (
     "logical_xor", "trunc", "isclose", "allclose", "equal", "swapaxes", "swapdims", "ravel",
     "roll", "narrow", "select", "scatter", "index_add", "index_put", "masked_select", "nonzero",
     "sort", "argsort", "topk",
+    # linear algebra and products
+    "det", "slogdet", "logdet", "inverse", "pinverse", "matrix_power", "inner", "kron", "cross",
+    "addmm", "addmv", "addr", "baddbmm", "addbmm",
+    # arrangement, splitting, indexing writes and searches
+    "diagonal", "diag_embed", "fliplr", "flipud", "rot90", "repeat_interleave", "tensor_split",
+    "hsplit", "vsplit", "dsplit", "index_fill", "index_copy", "scatter_reduce", "masked_scatter",
+    "take", "argwhere", "moveaxis", "greater", "less", "not_equal", "greater_equal",
+    "less_equal",
 )
 for _name in _OP_METHODS:
     setattr(Tensor, _name, getattr(ops, _name))
+# ``Tensor.unfold(dimension, size, step)`` is ``ops.tensor_unfold`` (``nn.functional.unfold`` is
+# im2col, another op of the same name).
+Tensor.unfold = ops.tensor_unfold
 
 # In-place forms of unary ops: compute, then write into this tensor (recorded when needed).
 _INPLACE_UNARY = ("abs", "log", "log1p", "expm1", "sin", "cos", "tan", "rsqrt", "square",
                   "reciprocal", "sign", "floor", "ceil", "round", "trunc", "clip", "clamp_min",
-                  "clamp_max", "remainder", "fmod", "lerp", "addcmul", "addcdiv")
+                  "clamp_max", "remainder", "fmod", "lerp", "addcmul", "addcdiv", "index_fill",
+                  "index_copy", "scatter_reduce", "masked_scatter")
 
 
 def _make_inplace(name):
