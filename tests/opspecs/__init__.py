@@ -20,7 +20,7 @@ import numpy as np
 
 FAMILIES = ("elementwise", "reduce", "shape", "indexing", "linalg", "activation", "conv", "loss",
             "recurrent", "decompositions", "products", "arrangement", "split_join", "index_write",
-            "search")
+            "search", "special", "scan")
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,10 @@ from .arrangement import *  # noqa: F401,F403
 from .split_join import *  # noqa: F401,F403
 from .index_write import *  # noqa: F401,F403
 from .search import *  # noqa: F401,F403
+from .trig import *  # noqa: F401,F403
+from .special import *  # noqa: F401,F403
+from .scan import *  # noqa: F401,F403
+from .statistics import *  # noqa: F401,F403
 
 #: The op families' modules, in the order above (``ops.dropout`` is the function, so the
 #: modules are looked up rather than bound here).
@@ -39,5 +43,6 @@ FAMILIES = tuple(_sys.modules[f"{__name__}.{name}"] for name in (
     "unary", "comparison", "elementwise", "reduce", "shape", "indexing", "linalg",
     "decompositions", "matrix_functions", "products", "activation", "dropout", "embedding",
     "conv", "pooling", "normalization", "loss", "cross_entropy",
-    "arrangement", "split_join", "index_write", "search"))
+    "arrangement", "split_join", "index_write", "search",
+    "trig", "special", "scan", "statistics"))
 __all__ = [name for family in FAMILIES for name in family.__all__]
