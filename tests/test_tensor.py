@@ -356,3 +356,7 @@ def test_new_ops_are_tensor_methods_as_in_pytorch():
     y = x.clone()
     assert y.index_fill_(1, lg.tensor([0]), -1.0) is y and y[:, 0].tolist() == [-1.0] * 3
     assert x.greater(5.0).sum().item() == 6
+    assert x.cumprod(1)[0].tolist() == [0.0, 0.0, 0.0, 0.0] and x.trace().item() == 15.0
+    assert x.median().item() == 5.0 and x.asin().shape == x.shape
+    t = lg.tensor([1.0, 2.0], dtype=lg.float64)
+    assert t.polygamma(1).tolist() == pytest.approx(lg.polygamma(1, t).tolist())

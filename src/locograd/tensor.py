@@ -737,12 +737,21 @@ _OP_METHODS = (
     "hsplit", "vsplit", "dsplit", "index_fill", "index_copy", "scatter_reduce", "masked_scatter",
     "take", "argwhere", "moveaxis", "greater", "less", "not_equal", "greater_equal",
     "less_equal",
+    # trigonometric, special functions, scans and order statistics
+    "asin", "acos", "atan", "asinh", "acosh", "atanh", "atan2", "hypot", "sinc", "deg2rad",
+    "rad2deg", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "erfc",
+    "erfinv", "lgamma", "digamma", "logit", "xlogy", "nan_to_num", "copysign", "frac", "fmax",
+    "fmin", "logaddexp2", "float_power", "cumprod", "cummax", "cummin", "logcumsumexp", "diff",
+    "nansum", "nanmean", "aminmax", "trace", "median", "nanmedian", "kthvalue", "mode",
+    "quantile", "nanquantile", "bincount", "unique",
 )
 for _name in _OP_METHODS:
     setattr(Tensor, _name, getattr(ops, _name))
 # ``Tensor.unfold(dimension, size, step)`` is ``ops.tensor_unfold`` (``nn.functional.unfold`` is
 # im2col, another op of the same name).
 Tensor.unfold = ops.tensor_unfold
+# ``t.polygamma(n)`` is ``polygamma(n, t)`` (the order is the other way round).
+Tensor.polygamma = lambda self, n: ops.polygamma(n, self)
 
 # In-place forms of unary ops: compute, then write into this tensor (recorded when needed).
 _INPLACE_UNARY = ("abs", "log", "log1p", "expm1", "sin", "cos", "tan", "rsqrt", "square",
