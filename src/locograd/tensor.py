@@ -750,8 +750,14 @@ for _name in _OP_METHODS:
 # ``Tensor.unfold(dimension, size, step)`` is ``ops.tensor_unfold`` (``nn.functional.unfold`` is
 # im2col, another op of the same name).
 Tensor.unfold = ops.tensor_unfold
-# ``t.polygamma(n)`` is ``polygamma(n, t)`` (the order is the other way round).
-Tensor.polygamma = lambda self, n: ops.polygamma(n, self)
+
+
+def _polygamma(self, n: int):
+    """``t.polygamma(n)`` is ``polygamma(n, t)`` (the function takes the order first)."""
+    return ops.polygamma(n, self)
+
+
+Tensor.polygamma = _polygamma
 
 # In-place forms of unary ops: compute, then write into this tensor (recorded when needed).
 _INPLACE_UNARY = ("abs", "log", "log1p", "expm1", "sin", "cos", "tan", "rsqrt", "square",
