@@ -209,6 +209,9 @@ def test_searchsorted_rows_sorter_and_mixed_dtypes_match_torch():
     check("searchsorted", [shuffled, VALUES], sorter=np.argsort(shuffled))
     check("searchsorted", [np.array([1, 3, 5]), np.array([2.5, 3.0])], right=True)
     check("searchsorted", [np.array([]), np.array([1.0])])
+    # N-d boundaries with no rows, or rows without values: empty results of the input's shape
+    check("searchsorted", [np.zeros((0, 3)), np.zeros((0, 2))])
+    check("searchsorted", [np.zeros((2, 3)), np.zeros((2, 0))], out_int32=True)
 
 
 def test_searchsorted_refusals():

@@ -589,7 +589,8 @@ def eigvalsh(A, UPLO: str = "L"):
     _check_uplo(UPLO, "linalg.eigvalsh")
     if not _needs_grad(A):
         x = matrix_input(A, "linalg.eigvalsh", square=True)
-        return new_tensor(namespace(x).linalg.eigvalsh(x, UPLO=UPLO))
+        return new_tensor(_call("linalg.eigvalsh", "the eigenvalue algorithm did not converge",
+                                namespace(x).linalg.eigvalsh, x, UPLO=UPLO))
     return Eigh.apply(A, UPLO)[0]
 
 

@@ -104,7 +104,6 @@ def pinverse(input, rcond: float = 1e-15):
     return pinv(input, rtol=rcond)
 
 
-
 # ------------------------------------------------------------------------------ lstsq, rank
 
 _DRIVERS = ("gels", "gelsy", "gelsd", "gelss")

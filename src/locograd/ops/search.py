@@ -106,6 +106,8 @@ def searchsorted(sorted_sequence, input, *, out_int32: bool = False, right: bool
         seq = xp.take_along_axis(seq, order, axis=-1)
     if seq.ndim == 1:
         result = xp.searchsorted(seq, values, side=how)
+    elif values.size == 0:  # no rows (or no values in them): nothing to search
+        result = xp.zeros(values.shape, dtype=xp.int64)
     else:
         rows_seq = seq.reshape(-1, seq.shape[-1])
         rows_val = values.reshape(rows_seq.shape[0], -1)
