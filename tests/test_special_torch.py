@@ -232,3 +232,13 @@ def test_special_namespace_per_backend_and_a_clear_error_without_scipy(monkeypat
     monkeypatch.setattr(builtins, "__import__", no_scipy)
     with pytest.raises(ImportError, match=r"lgamma: needs SciPy .*locograd\[data\]"):
         special._special_of(np, "lgamma")
+
+
+def test_fmax_and_fmin_name_themselves_in_the_graph():
+    a = lg.tensor([1.0, float("nan")], requires_grad=True)
+    b = lg.tensor([0.5, 2.0])
+    assert repr(lg.fmax(a, b).grad_fn) == "<FmaxBackward>"
+    low = lg.fmin(a, b)
+    assert repr(low.grad_fn) == "<FminBackward>"
+    low.backward(lg.tensor([3.0, 4.0]))
+    assert a.grad.tolist() == [0.0, 0.0]  # fmin takes b at both: 0.5 < 1 and NaN loses

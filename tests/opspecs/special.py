@@ -127,7 +127,7 @@ SPECS = [
            ("Copysign",)),
     _unary("frac", lg.frac, lambda a: a - np.trunc(a), _frac_inputs, ("Sub",)),
     OpSpec("fmax", lg.fmax, _apart_pair, np.fmax, ("FmaxFmin",)),
-    OpSpec("fmin", lg.fmin, _apart_pair, np.fmin, ("FmaxFmin",)),
+    OpSpec("fmin", lg.fmin, _apart_pair, np.fmin, ("Fmin",)),
     OpSpec("logaddexp2", lg.logaddexp2, _pair, np.logaddexp2, ("LogAddExp", "Mul")),
     # float_power computes in float64 whatever the inputs' dtype: no float32 check
     OpSpec("float_power", lambda a, b: lg.float_power(a, b) + lg.float_power(a, 2)

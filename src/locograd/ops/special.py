@@ -442,6 +442,12 @@ class FmaxFmin(Function):
         return (grad * first if need[0] else None), (grad * ~first if need[1] else None), None
 
 
+class Fmin(FmaxFmin):
+    """``FmaxFmin`` under its own label, so that graphs and errors of ``fmin`` name it."""
+
+    label = "Fmin"
+
+
 def fmax(input, other):
     """Elementwise maximum where NaN loses: the other value is taken (NaN only where both
     are), as ``torch.fmax``.
@@ -462,7 +468,7 @@ def fmin(input, other):
         >>> lg.fmin(lg.tensor([1.0, float("nan")]), lg.tensor([0.5, 2.0])).tolist()
         [0.5, 2.0]
     """
-    return FmaxFmin.apply(input, other, False)
+    return Fmin.apply(input, other, False)
 
 
 def logaddexp2(input, other):
