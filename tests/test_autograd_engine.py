@@ -531,3 +531,21 @@ def test_in_place_on_a_read_only_broadcast_view_is_an_error():
     e = lg.ones(3).expand(2, 3)
     with pytest.raises(RuntimeError, match="read-only"):
         e.add_(1.0)
+
+
+def test_a_saved_numpy_scalar_is_a_0d_array_constant_in_a_recorded_backward():
+    class Scale(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x, np.float32(3.0))
+            return x.data * 3
+
+        @staticmethod
+        def backward(ctx, grad):
+            x, k = ctx.saved_tensors
+            assert type(k.data) is np.ndarray and k.data.shape == ()
+            return grad * k * x
+
+    x = lg.tensor([1.0, 2.0], requires_grad=True)
+    (g,) = lg.autograd.grad(Scale.apply(x).sum(), x, create_graph=True)
+    assert g.dtype == np.float32 and g.tolist() == [3.0, 6.0]

@@ -168,3 +168,32 @@ def test_triangles_and_diagonals():
     np.testing.assert_array_equal(lg.triu(x, 1).numpy(), np.triu(x.numpy(), 1))
     np.testing.assert_array_equal(lg.diag(x, -1).numpy(), [4.0, 8.0])
     np.testing.assert_array_equal(lg.diag(lg.tensor([1.0, 2.0])).numpy(), [[1, 0], [0, 2]])
+
+
+def test_arange_of_a_0d_integer_tensor_is_int64_as_torch():
+    r = lg.arange(lg.tensor(4))
+    assert r.dtype == np.int64 and r.tolist() == [0, 1, 2, 3]
+    assert lg.arange(lg.tensor(1.5)).tolist() == [0.0, 1.0]
+
+
+@pytest.fixture
+def two_standin_devices(monkeypatch):
+    """Two CPU stand-ins of CUDA devices (see locograd.backend.standin)."""
+    monkeypatch.setenv("LOCOGRAD_CUDA_STANDIN", "2")
+    yield
+    lg.set_default_device(None)
+
+
+def test_bernoulli_normal_multinomial_of_device_tensors_stay_there(two_standin_devices):
+    p_host = lg.tensor([0.2, 0.5, 0.9])
+    p = p_host.to("cuda:1")
+    for draw in (lambda q: lg.bernoulli(q), lambda q: lg.normal(q, 2.0),
+                 lambda q: lg.normal(1.0, q), lambda q: lg.multinomial(q, 2)):
+        lg.manual_seed(3)
+        expected = draw(p_host)
+        lg.manual_seed(3)
+        got = draw(p)
+        assert got.device == lg.device("cuda:1")
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got.cpu().numpy(), expected.numpy())
+    assert lg.normal(0.0, 1.0, size=(2,)).device == lg.device("cpu")

@@ -360,3 +360,16 @@ def test_new_ops_are_tensor_methods_as_in_pytorch():
     assert x.median().item() == 5.0 and x.asin().shape == x.shape
     t = lg.tensor([1.0, 2.0], dtype=lg.float64)
     assert t.polygamma(1).tolist() == pytest.approx(lg.polygamma(1, t).tolist())
+
+
+def test_copy_between_two_devices_and_where_of_numbers_on_a_device(monkeypatch):
+    monkeypatch.setenv("LOCOGRAD_CUDA_STANDIN", "2")
+    a = lg.zeros(2, device="cuda:0")
+    a.copy_(lg.tensor([1.0, 2.0], device="cuda:1"))
+    assert a.device == lg.device("cuda:0") and a.cpu().tolist() == [1.0, 2.0]
+    cond = lg.tensor([True, False, True]).to("cuda:1")
+    w = lg.where(cond, 1.0, 0.0)
+    assert w.device == lg.device("cuda:1") and w.dtype == np.float32
+    assert w.cpu().tolist() == [1.0, 0.0, 1.0]
+    i = lg.where(cond, 2, -1)
+    assert i.dtype == np.int64 and i.cpu().tolist() == [2, -1, 2]

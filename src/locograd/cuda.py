@@ -52,8 +52,7 @@ manual_seed_all = manual_seed
 
 def synchronize(index=None) -> None:
     """Wait for every kernel on the device (a no-op on the stand-in)."""
-    dev = resolve("cuda" if index is None else index if not isinstance(index, int)
-                  else f"cuda:{index}")
+    dev = _device(index)
     from .backend.devices import _Cuda
     if _Cuda.cupy is not None:
         with _Cuda.cupy.cuda.Device(dev.index):
@@ -61,7 +60,9 @@ def synchronize(index=None) -> None:
 
 
 def get_device_name(index=None) -> str:
-    dev = resolve("cuda" if index is None else f"cuda:{int(index)}")
+    """The name of the CUDA device ``index`` (an int, ``"cuda:N"`` or a device; None: the
+    current one)."""
+    dev = _device(index)
     from .backend.devices import _Cuda
     if _Cuda.cupy is None:
         return f"locograd CPU stand-in {dev}"
@@ -71,4 +72,8 @@ def get_device_name(index=None) -> str:
 
 
 def _device(index=None) -> device:
-    return resolve("cuda" if index is None else f"cuda:{int(index)}")
+    """The resolved CUDA device of ``index``: None (the current one), an int, a string or a
+    device."""
+    if index is None:
+        return resolve("cuda")
+    return resolve(f"cuda:{index}" if isinstance(index, int) else index)

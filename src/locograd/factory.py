@@ -141,10 +141,10 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False,
     """Values from ``start`` to ``end`` (exclusive); int64 for integer arguments, else float32."""
     if end is None:
         start, end = 0, start
-    if dtype is None:
+    start, end, step = (_number(v, "arange") for v in (start, end, step))
+    if dtype is None:  # after _number: a 0-d integer tensor counts as an integer
         is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = np.int64 if is_int else _dtype_state.default_float
-    start, end, step = (_number(v, "arange") for v in (start, end, step))
     if step == 0:
         raise ValueError("arange: step must be nonzero")
     if (end - start) * step < 0:
@@ -254,19 +254,26 @@ def randperm(n: int, generator: Generator | None = None, dtype=None, device=None
 
 def normal(mean=0.0, std=1.0, size=None, generator: Generator | None = None) -> Tensor:
     """Samples of N(mean, std^2); ``mean``/``std`` may be tensors (broadcast) or numbers."""
-    m = _to_array(mean)
-    s = _to_array(std)
+    m, s, where = _on_host(_to_array(mean), _to_array(std))
     shape = size if size is not None else np.broadcast_shapes(m.shape, s.shape)
     dt = np.result_type(m, s) if (m.dtype.kind == "f" or s.dtype.kind == "f") \
         else _dtype_state.default_float
     z = _draw_float(rng(generator).standard_normal, tuple(shape), dt)
-    return new_tensor((z * s + m).astype(dt, copy=False))
+    return _wrap((z * s + m).astype(dt, copy=False), False, where)
 
 
 def bernoulli(p, generator: Generator | None = None) -> Tensor:
-    """Samples of Bernoulli(p) elementwise (same dtype as ``p``)."""
-    pa = _to_array(p)
-    return new_tensor((rng(generator).random(pa.shape) < pa).astype(pa.dtype))
+    """Samples of Bernoulli(p) elementwise (same dtype and device as ``p``)."""
+    pa, where = _on_host(_to_array(p))
+    return _wrap((rng(generator).random(pa.shape) < pa).astype(pa.dtype), False, where)
+
+
+def _on_host(*arrays):
+    """The arrays on the host (random numbers are drawn there), then the device of the first
+    one that was not (the CPU when all were on the host): where the result goes."""
+    where = next((devices.device_of(a) for a in arrays if type(a) is not np.ndarray),
+                 devices.CPU)
+    return (*(devices.to_device(a, devices.CPU) for a in arrays), where)
 
 
 def multinomial(probs, num_samples: int, replacement: bool = False,
@@ -278,8 +285,8 @@ def multinomial(probs, num_samples: int, replacement: bool = False,
                         f"{given.dtype}")
     if isinstance(num_samples, bool) or int(num_samples) != num_samples or num_samples <= 0:
         raise ValueError(f"multinomial: num_samples must be a positive int, got {num_samples!r}")
-    where = devices.device_of(given)
-    p = devices.to_device(given, devices.CPU).astype(np.float64)  # drawn on the host
+    p, where = _on_host(given)
+    p = p.astype(np.float64)
     if p.ndim not in (1, 2):
         raise ValueError(f"multinomial: probs must be 1-D or 2-D, got shape {p.shape}")
     if (p < 0).any() or not np.isfinite(p).all():

@@ -517,7 +517,9 @@ class Tensor(TensorBase):
         if not writeable(self.data):
             raise RuntimeError(f"copy_: the tensor (shape {self.data.shape}) is read-only")
         value = operand(src)
-        if isinstance(src, TensorBase) and type(value) is not type(self.data):
+        if isinstance(src, TensorBase) and (type(value) is not type(self.data) or
+                                            type(value) is not _ndarray and
+                                            src.device != self.device):
             value = to_device(value, self.device)  # copy_ between devices, as in PyTorch
         try:
             namespace(self.data).copyto(self.data, value, casting="unsafe")

@@ -404,8 +404,11 @@ def _saved_entries(to_save, raw, arrays, outs) -> tuple:
 
 
 def _constant(value):
-    """A saved intermediate (an array of any backend, or a number) as the array of a tensor."""
-    return value if hasattr(value, "shape") and hasattr(value, "dtype") else np.asarray(value)
+    """A saved intermediate (an array of any backend, or a number) as the array of a tensor
+    (a NumPy scalar, which has a shape and a dtype too, becomes a 0-d array)."""
+    if hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value, np.generic):
+        return value
+    return np.asarray(value)
 
 
 def _as_array(raw, cls) -> np.ndarray:

@@ -20,6 +20,11 @@ def is_array(x) -> bool:
                                    and not isinstance(x, (np.generic, TensorBase)))
 
 
+def is_integral(v) -> bool:
+    """True for an integer or bool operand (an array of such a dtype, or a Python int/bool)."""
+    return v.dtype.kind in "biu" if is_array(v) else type(v) is not float
+
+
 def as_array(value):
     """A result as an array: NumPy gives a scalar for 0-d operands of its functions; arrays of
     any backend are left as they are."""

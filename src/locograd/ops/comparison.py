@@ -2,8 +2,7 @@
 
 Comparisons and logical ops return bool tensors; rounding (``floor``, ``ceil``, ``trunc``,
 ``round``) and ``floor_divide`` have a zero derivative almost everywhere, so their result is a
-constant (no ``grad_fn``), which is the same as PyTorch's zero gradient. They are re-exported by
-``elementwise``.
+constant (no ``grad_fn``), which is the same as PyTorch's zero gradient.
 """
 from __future__ import annotations
 
@@ -11,8 +10,8 @@ import numpy as np
 
 from ..autograd.tensor_base import new_tensor
 from ..backend import namespace
-from ._common import (as_array, binary_operands, broadcast_error, is_array, namespace_of,
-                      to_array)
+from ._common import (as_array, binary_operands, broadcast_error, is_array, is_integral,
+                      namespace_of, to_array)
 
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
            "logical_not", "isnan", "isinf", "isfinite", "floor", "ceil", "trunc", "round",
@@ -22,8 +21,7 @@ __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "log
 
 def _check_integer_divisor(x, y, name):
     """Integer division by zero raises, as in PyTorch (NumPy gives 0 and only warns)."""
-    integral = [v.dtype.kind in "biu" if is_array(v) else type(v) is not float for v in (x, y)]
-    if all(integral) and bool((y == 0).any() if is_array(y) else y == 0):
+    if is_integral(x) and is_integral(y) and bool((y == 0).any() if is_array(y) else y == 0):
         raise ZeroDivisionError(f"{name}: integer division by zero (divisor dtype "
                                 f"{getattr(y, 'dtype', type(y).__name__)})")
 

@@ -18,8 +18,8 @@ from ..autograd.function import Function
 from ..autograd.tensor_base import TensorBase, new_tensor
 from ..backend import _dtype_state, devices, namespace, promote_types
 from ..backend.devices import device_of
-from ._common import (binary_operands, broadcast_error, float_input, is_array, namespace_of,
-                      operand, to_array)
+from ._common import (binary_operands, broadcast_error, float_input, is_array, is_integral,
+                      namespace_of, operand, to_array)
 from .comparison import _check_integer_divisor
 from .unary import sigmoid, sigmoid_array
 
@@ -118,18 +118,13 @@ def mul(a, b):
     return Mul.apply(a, b)
 
 
-def _integral(v) -> bool:
-    """True for an integer or bool operand (an array of such a dtype, or a Python int/bool)."""
-    return v.dtype.kind in "biu" if is_array(v) else type(v) is not float
-
-
 class Div(Function):
     label = "Div"
 
     @staticmethod
     def forward(ctx, a, b):
         x, y = binary_operands(a, b, "div")
-        if _integral(x) and _integral(y):
+        if is_integral(x) and is_integral(y):
             # True division of integers gives the default float dtype (NumPy: float64).
             x, y = _as_default_float(x), _as_default_float(y)
         try:
@@ -167,6 +162,7 @@ def div(a, b, *, rounding_mode=None):
 
 
 def reciprocal(a):
+    """``1 / a`` (integers give the default float dtype)."""
     return Div.apply(1.0, a)
 
 
@@ -187,6 +183,7 @@ class Neg(Function):
 
 
 def neg(a):
+    """``-a``."""
     return Neg.apply(a)
 
 
@@ -255,6 +252,7 @@ def pow(a, b):
 
 
 def square(a):
+    """``a ** 2``."""
     return Pow.apply(a, 2)
 
 
@@ -476,9 +474,10 @@ class Where(Function):
         c = to_array(cond, "where")
         if c.dtype != np.bool_:
             raise TypeError(f"where: the condition must be a bool tensor, got dtype {c.dtype}")
-        x, y = binary_operands(a, b, "where") if (isinstance(a, TensorBase) or
-                                                    isinstance(b, TensorBase)) \
-            else (to_array(a), to_array(b))
+        if isinstance(a, TensorBase) or isinstance(b, TensorBase):
+            x, y = binary_operands(a, b, "where")
+        else:  # two numbers (or arrays): numbers go to the condition's device, as in PyTorch
+            x, y = (_on_device_of(c, v) for v in (a, b))
         ctx.cond = c
         try:
             return namespace(c).where(c, x, y)
@@ -497,6 +496,14 @@ class Where(Function):
 def where(condition, a, b):
     """``a`` where ``condition`` is True, else ``b`` (broadcasting all three)."""
     return Where.apply(condition, a, b)
+
+
+def _on_device_of(c, v):
+    """A non-tensor operand of ``where`` as an array: a number becomes a 0-d array of
+    locograd's dtype for it, on the device of the condition ``c`` (an array stays as given)."""
+    if is_array(v) or type(c) is np.ndarray:
+        return to_array(v, "where")
+    return devices.to_device(to_array(v, "where"), device_of(c))
 
 
 class Cast(Function):
@@ -624,10 +631,12 @@ def sign(a):
 
 
 def clamp_min(a, min):
+    """``clamp(a, min=min)``."""
     return clamp(a, min=min)
 
 
 def clamp_max(a, max):
+    """``clamp(a, max=max)``."""
     return clamp(a, max=max)
 
 

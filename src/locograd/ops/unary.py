@@ -3,8 +3,7 @@ functions, and the fused tanh/sigmoid nodes with their differentiable backward n
 
 Integer inputs are computed in the default float dtype. Each rule is written once against the
 namespace of its values (``xp``: NumPy, CuPy, or the tensor namespace when the backward pass is
-recorded), so it serves the fast path and higher-order gradients alike. Re-exported by
-``elementwise``.
+recorded), so it serves the fast path and higher-order gradients alike.
 """
 from __future__ import annotations
 
@@ -144,6 +143,7 @@ class Sqrt(Function):
 
 
 def sqrt(a):
+    """Square root (``nan`` below 0); its gradient is ``1 / (2 sqrt(x))``, ``inf`` at 0."""
     return Sqrt.apply(a)
 
 
@@ -165,6 +165,7 @@ class Sin(Function):
 
 
 def sin(a):
+    """Elementwise sine."""
     return Sin.apply(a)
 
 
@@ -186,6 +187,7 @@ class Cos(Function):
 
 
 def cos(a):
+    """Elementwise cosine."""
     return Cos.apply(a)
 
 
@@ -297,6 +299,7 @@ class Tanh(Function):
 
 
 def tanh(a):
+    """Hyperbolic tangent; its backward is the fused ``tanh_grad``."""
     return Tanh.apply(a)
 
 
