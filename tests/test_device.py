@@ -8,35 +8,13 @@ runs this file on the real device (``LOCOGRAD_TEST_REAL_CUDA=1``).
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
+from conftest import REAL_CUDA, host  # the cuda fixture lives in conftest.py
+from opspecs import all_specs
 
 import locograd as lg
 from locograd.autograd import gradcheck
-from locograd.backend import devices, standin
-from opspecs import all_specs
-
-REAL_CUDA = os.environ.get("LOCOGRAD_TEST_REAL_CUDA") == "1"
-
-
-@pytest.fixture
-def cuda(monkeypatch):
-    """CUDA devices for the test: the stand-in (two devices) unless a real GPU is asked for."""
-    if not REAL_CUDA:
-        monkeypatch.setenv("LOCOGRAD_CUDA_STANDIN", "2")
-    elif not lg.cuda.is_available():
-        pytest.skip("LOCOGRAD_TEST_REAL_CUDA=1 but no CUDA device is usable")
-    yield lg.device("cuda:0")
-    lg.set_default_device(None)
-    if not REAL_CUDA:
-        standin.set_current_device(0)
-
-
-def host(t):
-    return t.detach().cpu().numpy()
-
 
 # ------------------------------------------------------------------------------ the device API
 

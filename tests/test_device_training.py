@@ -16,12 +16,12 @@ import sys
 import numpy as np
 import pytest
 
+# the cuda fixture (the stand-in with two devices, or a real GPU with LOCOGRAD_TEST_REAL_CUDA=1)
+# lives in conftest.py, with these helpers
+from conftest import REAL_CUDA, host
+
 import locograd as lg
 from locograd import nn, optim
-
-# the device fixture (the stand-in with two devices, or a real GPU with
-# LOCOGRAD_TEST_REAL_CUDA=1) and its helpers: one definition, in test_device.py
-from test_device import REAL_CUDA, cuda, host  # noqa: E402,F401  (cuda: a pytest fixture)
 
 F = nn.functional
 # float32 on a GPU differs from the host's BLAS in the last bits: a loose tolerance there

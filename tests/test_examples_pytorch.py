@@ -1,21 +1,12 @@
 """Ports of classic PyTorch examples (examples/pytorch_mnist.py, word_language_model.py) train
 briefly and learn."""
-import importlib.util
 import math
 import os
 
 import pytest
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
-MNIST_DIR = "/work/shared/data/mnist"
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}",
-                                                  os.path.join(EXAMPLES, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# the examples folder, the shared MNIST copy and the module loader: one definition
+from test_examples import MNIST_DIR, load
 
 
 def test_mnist_cnn_learns(capsys):

@@ -102,6 +102,9 @@ def test_power_iteration_finds_the_largest_eigenvalue():
     # all-ones is the eigenvector of the *smallest* eigenvalue here; the start vector is not
     assert power_iteration(np.array([[2.0, -1.0], [-1.0, 2.0]])) == pytest.approx(3.0)
     assert power_iteration(np.zeros((3, 3))) == 0.0
+    # never below 0 (as before the device path): a negative-definite input is not "largest < 0"
+    assert power_iteration(np.array([[-2.0, 0.0], [0.0, -1.0]])) == 0.0
+    assert power_iteration(np.zeros((0, 0))) == 0.0
 
 
 def test_symmetric_eigh_clips_rounding_below_zero():

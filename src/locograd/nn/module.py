@@ -614,4 +614,3 @@ def _move_in_place(t, dtype, target) -> None:
                 t.data = data
             else:
                 t.grad = new_tensor(data)
-

@@ -151,7 +151,7 @@ def power_iteration(matrix, iterations: int = 100, tolerance: float = 1e-6) -> f
             estimate = new_estimate
             break
         estimate = new_estimate
-    return max(estimate, float(xp.diag(matrix).max()) if n else 0.0)
+    return max(estimate, float(xp.diag(matrix).max()) if n else 0.0, 0.0)
 
 
 def inverse_pth_root(matrix, p: int, epsilon: float = 1e-6, method: str = "eigh",
