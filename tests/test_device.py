@@ -15,6 +15,7 @@ from opspecs import all_specs
 
 import locograd as lg
 from locograd.autograd import gradcheck
+from locograd.backend import devices
 
 # ------------------------------------------------------------------------------ the device API
 
@@ -232,3 +233,15 @@ def test_op_runs_on_the_device_as_on_the_host(spec, cuda):
                 assert d.device == "cuda:0", f"{spec.name}: gradient {i} ({name}) on {d.device}"
                 np.testing.assert_allclose(host(d), host(c), rtol=1e-9, atol=1e-12,
                                            err_msg=f"{spec.name}: gradient {i} ({name})")
+
+
+def test_the_cupy_namespace_adds_what_rules_use_and_delegates_the_rest():
+    """CuPy has no ``errstate`` (a GPU raises no floating-point warnings): the namespace of CuPy
+    arrays supplies a no-op one and is the ``cupy`` module for everything else. Checked with
+    NumPy standing in for the module, since CI has no CuPy."""
+    ns = devices.CupyNamespace(np)
+    with ns.errstate(divide="ignore", invalid="ignore"):
+        pass
+    assert ns.exp is np.exp and ns.linalg is np.linalg
+    with pytest.raises(AttributeError):
+        ns.no_such_function

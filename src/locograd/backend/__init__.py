@@ -253,9 +253,10 @@ def _namespace_of_other(value):
         return np
     module = type(value).__module__
     if module.startswith("cupy"):  # CuPy is imported by then: the array exists
-        import cupy
-        register_namespace(type(value), cupy)
-        return cupy
+        from .devices import cupy_namespace
+        ns = cupy_namespace()
+        register_namespace(type(value), ns)
+        return ns
     raise TypeError(f"no array namespace for a value of type {type(value).__name__}")
 
 

@@ -11,6 +11,7 @@ proven on machines without a GPU (CI).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -141,8 +142,39 @@ class _Cuda:
     """What is known of CUDA in this process: the CuPy module (imported on first need)."""
 
     cupy = None
+    namespace = None
     error: str | None = None
     checked = False
+
+
+class CupyNamespace:
+    """The ``xp`` of CuPy arrays: the ``cupy`` module, plus what locograd's rules use that CuPy
+    spells elsewhere or lacks: ``errstate`` (NumPy's floating-point warning control; a GPU kernel
+    raises no such warnings, so it is a no-op context here). Attributes are cached on first use,
+    so a rule pays the module's own attribute cost."""
+
+    def __init__(self, module):
+        self._module = module
+
+    @staticmethod
+    def errstate(**kwargs):
+        return contextlib.nullcontext()
+
+    def __getattr__(self, name):
+        value = getattr(self.__dict__["_module"], name)
+        setattr(self, name, value)
+        return value
+
+    def __repr__(self):
+        return f"<locograd's namespace over {self._module.__name__}>"
+
+
+def cupy_namespace():
+    """The namespace of CuPy arrays (made once; CuPy must be importable)."""
+    if _Cuda.namespace is None:
+        import cupy
+        _Cuda.namespace = CupyNamespace(cupy)
+    return _Cuda.namespace
 
 
 def _cupy():
@@ -268,7 +300,8 @@ def namespace_for_device(dev: device):
         return np
     if _standin_count():
         return _STANDIN_NAMESPACE
-    return _require_cupy(str(dev))
+    _require_cupy(str(dev))
+    return cupy_namespace()
 
 
 def to_device(array, dev: device, copy: bool = False):
