@@ -173,3 +173,27 @@ def normalize_dims(dim, ndim: int, name: str):
 
 def is_tensor(x) -> bool:
     return isinstance(x, TensorBase)
+
+
+def float_operands(a, b, name: str):
+    """A binary op's operands with PyTorch's promotion, integer arrays in the default float
+    dtype (for ops that are defined on floats only: atan2, hypot, xlogy...)."""
+    x, y = binary_operands(a, b, name)
+    if is_array(x) and x.dtype.kind not in "fc":
+        x = float_input(x, name)
+    if is_array(y) and y.dtype.kind not in "fc":
+        y = float_input(y, name)
+    return x, y
+
+
+def save_operands(ctx, a, b, x, y):
+    """Save a binary op's tensor operands; keep the others (numbers, arrays) as constants.
+    ``saved_operands`` gives both back in a rule."""
+    a_tensor, b_tensor = isinstance(a, TensorBase), isinstance(b, TensorBase)
+    ctx.save_for_backward(a if a_tensor else None, b if b_tensor else None)
+    ctx.constants = (None if a_tensor else x, None if b_tensor else y)
+
+
+def saved_operands(ctx):
+    a, b = ctx.saved_tensors
+    return (ctx.constants[0] if a is None else a), (ctx.constants[1] if b is None else b)

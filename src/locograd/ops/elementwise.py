@@ -18,8 +18,8 @@ from ..autograd.function import Function
 from ..autograd.tensor_base import TensorBase, new_tensor
 from ..backend import _dtype_state, devices, namespace, promote_types
 from ..backend.devices import device_of
-from ._common import (binary_operands, broadcast_error, float_input, is_array, is_integral,
-                      namespace_of, operand, to_array)
+from ._common import (binary_operands, broadcast_error, float_input, float_operands, is_array,
+                      is_integral, namespace_of, operand, save_operands, saved_operands, to_array)
 from .comparison import _check_integer_divisor
 from .unary import sigmoid, sigmoid_array
 
@@ -590,14 +590,8 @@ class LogAddExp(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        x, y = binary_operands(a, b, "logaddexp")
-        ctx.save_for_backward(a if isinstance(a, TensorBase) else None,
-                              b if isinstance(b, TensorBase) else None)
-        ctx.constants = (x, y)  # used for an operand that is not a tensor
-        if is_array(x):
-            x = float_input(x, "logaddexp")
-        if is_array(y):
-            y = float_input(y, "logaddexp")
+        x, y = float_operands(a, b, "logaddexp")
+        save_operands(ctx, a, b, x, y)
         try:
             return namespace_of(x, y).logaddexp(x, y)
         except ValueError:
@@ -605,9 +599,7 @@ class LogAddExp(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        a, b = ctx.saved_tensors
-        a = ctx.constants[0] if a is None else a
-        b = ctx.constants[1] if b is None else b
+        a, b = saved_operands(ctx)
         need = ctx.needs_input_grad
         return (grad * _sigmoid_value(a - b) if need[0] else None,
                 grad * _sigmoid_value(b - a) if need[1] else None)

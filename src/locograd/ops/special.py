@@ -20,11 +20,11 @@ from ..autograd.function import Function
 from ..autograd.tensor_base import TensorBase
 from ..backend import float64, namespace, standin
 from . import tensor_namespace
-from ._common import binary_operands, broadcast_error, float_input, is_array, namespace_of
+from ._common import (binary_operands, broadcast_error, float_input, float_operands, is_array,
+                      namespace_of, save_operands, saved_operands)
 from .comparison import trunc
 from .elementwise import logaddexp
 from .elementwise import pow as _pow
-from .trig import float_operands, save_operands, saved_operands
 
 __all__ = ["special_namespace", "erfc", "erfinv", "lgamma", "digamma", "polygamma", "logit",
            "xlogy", "nan_to_num", "copysign", "frac", "fmax", "fmin", "logaddexp2",

@@ -13,7 +13,8 @@ import math
 from ..autograd.function import Function
 from ..autograd.tensor_base import TensorBase
 from ..backend import namespace
-from ._common import binary_operands, broadcast_error, float_input, is_array, namespace_of
+from ._common import (broadcast_error, float_input, float_operands, namespace_of, save_operands,
+                      saved_operands)
 
 __all__ = ["asin", "acos", "atan", "asinh", "acosh", "atanh", "atan2", "hypot", "sinc",
            "deg2rad", "rad2deg", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh",
@@ -195,30 +196,6 @@ def atanh(a):
 
 
 # ------------------------------------------------------------------------------ binary
-
-def float_operands(a, b, name: str):
-    """A binary op's operands with PyTorch's promotion, integer arrays in the default float
-    dtype (for ops that are defined on floats only: atan2, hypot, xlogy...)."""
-    x, y = binary_operands(a, b, name)
-    if is_array(x) and x.dtype.kind not in "fc":
-        x = float_input(x, name)
-    if is_array(y) and y.dtype.kind not in "fc":
-        y = float_input(y, name)
-    return x, y
-
-
-def save_operands(ctx, a, b, x, y):
-    """Save a binary op's tensor operands; keep the others (numbers, arrays) as constants.
-    ``saved_operands`` gives both back in a rule."""
-    ctx.save_for_backward(a if isinstance(a, TensorBase) else None,
-                          b if isinstance(b, TensorBase) else None)
-    ctx.constants = (x, y)
-
-
-def saved_operands(ctx):
-    a, b = ctx.saved_tensors
-    return (ctx.constants[0] if a is None else a), (ctx.constants[1] if b is None else b)
-
 
 class Atan2(Function):
     """``atan2(y, x)``: the angle of the point ``(x, y)``; the gradients are
