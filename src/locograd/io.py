@@ -37,7 +37,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .autograd.tensor_base import TensorBase, new_tensor
-from .backend.devices import device, device_of, resolve, to_device
+from .backend.devices import device, device_of, is_device_array, resolve, to_device
 
 __all__ = ["save", "load", "CheckpointError"]
 
@@ -104,7 +104,7 @@ class _Encoder:
         if isinstance(obj, (list, tuple)):
             kind = "list" if isinstance(obj, list) else "tuple"
             return {kind: [self.encode(v, path + [i]) for i, v in enumerate(obj)]}
-        if _is_device_array(obj):  # a device optimizer's state: written from a host copy
+        if is_device_array(obj):  # a device optimizer's state: written from a host copy
             return {"ndarray": self._store(obj, to_device(obj, _CPU)
                                            if id(obj) not in self.keys_by_id else obj, path)}
         raise TypeError(f"save: cannot save a value of type {type(obj).__name__} at "
@@ -139,15 +139,6 @@ class _Encoder:
 
 
 _CPU = device("cpu")
-
-
-def _is_device_array(obj) -> bool:
-    if not hasattr(obj, "dtype") or isinstance(obj, (np.ndarray, np.generic)):
-        return False
-    try:
-        return device_of(obj).type != "cpu"
-    except TypeError:
-        return False
 
 
 def _placement(map_location):

@@ -20,7 +20,7 @@ from .standin import NAMESPACE as _STANDIN_NAMESPACE
 from .standin import StandInArray, current_device, set_current_device
 
 __all__ = ["device", "as_device", "device_of", "to_device", "namespace_for_device", "resolve",
-           "set_default_device", "get_default_device", "fill_from_host",
+           "set_default_device", "get_default_device", "fill_from_host", "is_device_array",
            "cuda_is_available", "cuda_device_count", "cuda_current_device", "cuda_set_device"]
 
 _DEVICE_TYPES = ("cpu", "cuda")
@@ -292,6 +292,16 @@ def device_of(array) -> device:
     if dev is not None and hasattr(dev, "id"):  # a CuPy array
         return device("cuda", int(dev.id))
     raise TypeError(f"not an array of a known backend: {type(array).__name__}")
+
+
+def is_device_array(value) -> bool:
+    """True for an array of a device backend (CuPy, the stand-in): not NumPy's, not a number."""
+    if isinstance(value, (np.ndarray, np.generic)) or not hasattr(value, "dtype"):
+        return False
+    try:
+        return device_of(value).type != "cpu"
+    except TypeError:
+        return False
 
 
 def namespace_for_device(dev: device):

@@ -17,7 +17,8 @@ import numpy as np
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.tensor_base import RemovableHandle, TensorBase, new_tensor, reset_grad
 from ..backend import as_dtype
-from ..backend.devices import device, device_of, fill_from_host, resolve, to_device
+from ..backend.devices import (device, device_of, fill_from_host, is_device_array, resolve,
+                               to_device)
 from ..tensor import parse_to_arguments
 from ._hooks import BackwardHookState
 from .parameter import Parameter
@@ -369,8 +370,7 @@ class Module:
                 extras.append((key, value))
                 continue
             arr = value.data if isinstance(value, TensorBase) else value
-            if not isinstance(arr, np.ndarray) and hasattr(arr, "get") \
-                    and hasattr(arr, "dtype"):  # a device array: checked on a host copy
+            if is_device_array(arr):  # a device array: checked on a host copy
                 arr = to_device(arr, _CPU)
             if not isinstance(arr, np.ndarray):
                 try:

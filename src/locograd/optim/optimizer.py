@@ -34,7 +34,7 @@ import numpy as np
 from ..autograd.grad_mode import enable_grad
 from ..autograd.tensor_base import TensorBase, reset_grad
 from ..backend import namespace, writeable
-from ..backend.devices import device, device_of, to_device
+from ..backend.devices import device, device_of, is_device_array, to_device
 
 __all__ = ["Optimizer", "required"]
 
@@ -135,20 +135,10 @@ def check_positive_int(owner: str, name: str, value) -> None:
 _CPU = device("cpu")
 
 
-def _is_device_array(value) -> bool:
-    """True for an array of a device backend (CuPy, the stand-in)."""
-    if isinstance(value, (np.ndarray, np.generic)) or not hasattr(value, "dtype"):
-        return False
-    try:
-        return device_of(value).type != "cpu"
-    except TypeError:
-        return False
-
-
 def _to_device_tree(value, where):
     """``value`` with the arrays in it (in lists, tuples and dicts: Shampoo's per-block
     statistics, K-FAC's factors) moved to device ``where``."""
-    if isinstance(value, np.ndarray) or _is_device_array(value):
+    if isinstance(value, np.ndarray) or is_device_array(value):
         return to_device(value, where)
     if isinstance(value, (list, tuple)):
         return type(value)(_to_device_tree(v, where) for v in value)
@@ -496,7 +486,7 @@ class Optimizer:
         for key, value in record.items():
             if isinstance(value, TensorBase):
                 value = value.data
-            if not isinstance(value, np.ndarray) and _is_device_array(value):
+            if not isinstance(value, np.ndarray) and is_device_array(value):
                 # a device optimizer's state: checked on the host, put back on p's device below
                 value = to_device(value, _CPU)
             if isinstance(value, np.generic) or \
